@@ -1,0 +1,26 @@
+/* codec.h — text encodings used at the edges: hex, base64 (standard, padded), Z85. */
+#ifndef RCN_CODEC_H
+#define RCN_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Lower-case hex of `len` bytes into `out` (size >= 2*len+1). Returns out. */
+char *rcn_hex (const uint8_t *bin, size_t len, char *out);
+
+/* Decodes exactly `len` bytes from hex `s` (strlen(s) must be 2*len). 0 or RCN_EINVAL. */
+int rcn_unhex (const char *s, uint8_t *bin, size_t len) __attribute__((warn_unused_result));
+
+/* Base64 (RFC 4648, padded) of `len` bytes; caller owns the result (free()); NULL on ENOMEM. */
+char *rcn_base64 (const uint8_t *bin, size_t len);
+
+/* Decodes base64 `s`; caller owns *out (free()). 0, RCN_EINVAL or RCN_ENOMEM. */
+int rcn_unbase64 (const char *s, uint8_t **out, size_t *out_len) __attribute__((warn_unused_result));
+
+/* Z85 of a 32-byte key into out (size >= 41). */
+void rcn_z85_key (const uint8_t key[32], char out[41]);
+
+/* Decodes a 40-character Z85 key. 0 or RCN_EINVAL. */
+int rcn_unz85_key (const char *s, uint8_t key[32]) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,494 @@
+/* node.c — one member's node: everything rcnode does, behind one event loop.
+ *
+ * The design decision a reader must know: the node authors entries in GROUPS. It drains every
+ * authoring request queued on the control socket, raises its high-water mark once to the
+ * group's last seq (fsynced, before any signature exists: invariant 6), signs the group, and
+ * commits it as one synced LMDB transaction (invariants 4, 5). Only then does anyone hear
+ * that an entry exists. A group whose commit fails is kept, byte for byte, and retried: its
+ * seqs are already signed and must never be signed again with other content. */
+#include "rcn/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "rcn/clock.h"
+#include "rcn/codec.h"
+#include "rcn/conf.h"
+#include "rcn/control.h"
+#include "rcn/hwm.h"
+#include "rcn/keys.h"
+#include "rcn/kind.h"
+#include "rcn/log.h"
+#include "rcn/roster.h"
+#include "rcn/store.h"
+
+typedef struct {
+    rcn_ctl_req_t req;
+    const rcn_kind_t *kind;
+    uint32_t status;
+    uint8_t *body;
+    size_t body_len;
+    rcn_entry_t *entry;              /* signed, once the group is signed */
+} pending_t;
+
+struct rcn_node {
+    rcn_conf_t conf;
+    rcn_roster_t *roster;
+    rcn_keys_t *keys;
+    rcn_store_t *store;
+    const rcn_member_t *self;
+    int lock_fd;
+    void *zctx;
+    void *ctl;
+    char sock_path[4200];
+    uint64_t started_mono;
+    uint64_t hwm;                    /* highest own seq ever signed */
+    bool blocked;                    /* store is behind hwm: author nothing */
+    volatile sig_atomic_t stopping;
+    pending_t group[RCN_NODE_GROUP_MAX];
+    size_t n_group;
+    bool group_signed;               /* group holds signed entries awaiting a commit */
+};
+
+int
+rcn_node_check_zmq (char *why, size_t whylen)
+{
+    int major, minor, patch;
+    zmq_version (&major, &minor, &patch);
+    long have = major * 10000L + minor * 100L + patch;
+    long need = RCN_ZMQ_MIN_MAJOR * 10000L + RCN_ZMQ_MIN_MINOR * 100L + RCN_ZMQ_MIN_PATCH;
+    if (have < need) {
+        rcn_errf (why, whylen, "libzmq %d.%d.%d is older than %d.%d.%d and has known "
+                  "vulnerabilities (CVE-2019-13132, CVE-2020-15166): upgrade libzmq",
+                  major, minor, patch, RCN_ZMQ_MIN_MAJOR, RCN_ZMQ_MIN_MINOR, RCN_ZMQ_MIN_PATCH);
+        return RCN_EVERSION;
+    }
+    return RCN_OK;
+}
+
+/* One rcnode per dir: an exclusive flock on DIR/rcnode.lock, holding our pid for the message
+ * the next one gets. The lock dies with the process, so a kill -9 leaves nothing stale. */
+static int
+take_lock (rcn_node_t *n, char *why, size_t whylen)
+{
+    char path[4200];
+    rcn_conf_path (&n->conf, "lock", path, sizeof path);
+    n->lock_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (n->lock_fd < 0) {
+        rcn_errf (why, whylen, "cannot open %s: %s", path, strerror (errno));
+        return RCN_EIO;
+    }
+    if (flock (n->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t r = pread (n->lock_fd, pid, sizeof pid - 1, 0);
+        pid[r > 0 ? r : 0] = '\0';
+        pid[strcspn (pid, "\n")] = '\0';
+        rcn_errf (why, whylen, "another rcnode (pid %s) is running on %s", pid[0] ? pid : "?",
+                  n->conf.dir);
+        return RCN_EBUSY;
+    }
+    char pid[32];
+    int len = snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
+    if (ftruncate (n->lock_fd, 0) != 0 || pwrite (n->lock_fd, pid, (size_t) len, 0) != len) {
+        rcn_errf (why, whylen, "cannot write %s: %s", path, strerror (errno));
+        return RCN_EIO;
+    }
+    return RCN_OK;
+}
+
+/* This member must be in the roster with exactly these keys and this region. */
+static int
+find_self (rcn_node_t *n, char *why, size_t whylen)
+{
+    const uint8_t *origin = rcn_keys_sign_public (n->keys);
+    n->self = rcn_roster_by_origin (n->roster, origin);
+    char hex[65];
+    if (!n->self) {
+        rcn_errf (why, whylen, "this member's signing key %.16s… is not in the roster %s",
+                  rcn_hex (origin, 32, hex), n->conf.roster_path);
+        return RCN_EROSTER;
+    }
+    if (n->self->region != n->conf.region) {
+        rcn_errf (why, whylen, "node.conf says region %06u but the roster lists this key as %06u",
+                  n->conf.region, n->self->region);
+        return RCN_EROSTER;
+    }
+    if (memcmp (n->self->curve_key, rcn_keys_curve_public (n->keys), RCN_KEY_SIZE) != 0) {
+        rcn_errf (why, whylen, "the roster's CURVE key for %06u is not this member's", n->self->region);
+        return RCN_EROSTER;
+    }
+    return RCN_OK;
+}
+
+/* Reconciles the high-water mark with the log: a log behind the mark (restored from a backup,
+ * or wiped) blocks authoring; a mark behind the log (a key dir copied without it) is raised. */
+static int
+check_hwm (rcn_node_t *n, char *why, size_t whylen)
+{
+    const uint8_t *origin = rcn_keys_sign_public (n->keys);
+    uint64_t head = 0;
+    int rc = rcn_hwm_read (n->conf.keys_path, origin, &n->hwm, why, whylen);
+    if (rc == RCN_OK)
+        rc = rcn_store_head (n->store, origin, &head, NULL);
+    if (rc != RCN_OK)
+        return rc;
+    if (head > n->hwm) {
+        rcn_warn ("high-water mark %llu is below the log's own head %llu: raising it",
+                  (unsigned long long) n->hwm, (unsigned long long) head);
+        rc = rcn_hwm_raise (n->conf.keys_path, origin, head, why, whylen);
+        n->hwm = head;
+    }
+    else if (head < n->hwm) {
+        n->blocked = true;
+        rcn_warn ("own log holds seq 1..%llu but this member has signed up to %llu: authoring "
+                  "is blocked until seqs %llu..%llu are taken back from peers",
+                  (unsigned long long) head, (unsigned long long) n->hwm,
+                  (unsigned long long) head + 1, (unsigned long long) n->hwm);
+    }
+    return rc;
+}
+
+int
+rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
+{
+    rcn_node_t *n = calloc (1, sizeof *n);
+    if (!n)
+        return RCN_ENOMEM;
+    n->lock_fd = -1;
+    n->started_mono = rcn_mono_ms ();
+    int rc = rcn_node_check_zmq (why, whylen);
+    if (rc == RCN_OK)
+        rc = rcn_conf_load (dir, &n->conf, why, whylen);
+    if (rc != RCN_OK)
+        goto fail;
+    char tag[16];
+    snprintf (tag, sizeof tag, "%06u", n->conf.region);
+    rcn_log_set_tag (tag);
+    int level = rcn_log_level_parse (n->conf.log_level);
+    rcn_log_set_level (level < 0 ? RCN_LOG_INFO : (rcn_log_level_t) level);
+    if ((rc = take_lock (n, why, whylen)) != RCN_OK
+        || (rc = rcn_roster_load (n->conf.roster_path, &n->roster, why, whylen)) != RCN_OK
+        || (rc = rcn_keys_load (n->conf.keys_path, &n->keys, why, whylen)) != RCN_OK
+        || (rc = find_self (n, why, whylen)) != RCN_OK)
+        goto fail;
+    rcn_store_opts_t opts = {
+        .map_size = (size_t) n->conf.map_size_mb << 20,
+        .is_member = rcn_roster_is_member,
+        .member_ctx = n->roster,
+        .kinds = rcn_kinds,
+    };
+    if ((rc = rcn_store_open (n->conf.data_path, &opts, &n->store, why, whylen)) != RCN_OK
+        || (rc = check_hwm (n, why, whylen)) != RCN_OK)
+        goto fail;
+    n->zctx = zmq_ctx_new ();
+    if (!n->zctx) {
+        rc = RCN_EIO;
+        rcn_errf (why, whylen, "zmq_ctx_new failed");
+        goto fail;
+    }
+    rcn_conf_path (&n->conf, "control", n->sock_path, sizeof n->sock_path);
+    if ((rc = rcn_control_bind (n->zctx, n->sock_path, &n->ctl, why, whylen)) != RCN_OK)
+        goto fail;
+    char hex[65], rhex[65];
+    uint64_t head = 0;
+    if (rcn_store_head (n->store, rcn_keys_sign_public (n->keys), &head, NULL) != RCN_OK)
+        head = 0;
+    rcn_info ("started pid=%ld origin=%.16s roster=%.16s own_head=%llu hwm=%llu%s",
+              (long) getpid (), rcn_hex (rcn_keys_sign_public (n->keys), 32, hex),
+              rcn_hex (rcn_roster_hash (n->roster), 32, rhex), (unsigned long long) head,
+              (unsigned long long) n->hwm, n->blocked ? " BLOCKED" : "");
+    *out = n;
+    return RCN_OK;
+fail:
+    rcn_node_destroy (&n);
+    return rc;
+}
+
+void
+rcn_node_stop (rcn_node_t *n)
+{
+    n->stopping = 1;
+}
+
+static json_t *
+status_json (rcn_node_t *n)
+{
+    char hex[65];
+    uint64_t head = 0;
+    rcn_store_stats_t st = { 0 };
+    const uint8_t *origin = rcn_keys_sign_public (n->keys);
+    if (rcn_store_head (n->store, origin, &head, NULL) != RCN_OK
+        || rcn_store_stats (n->store, &st) != RCN_OK)
+        return rcn_control_error (RCN_EDB, "status: the store could not be read");
+    int major, minor, patch;
+    zmq_version (&major, &minor, &patch);
+    char zv[32], region[16];
+    snprintf (zv, sizeof zv, "%d.%d.%d", major, minor, patch);
+    snprintf (region, sizeof region, "%06u", n->self->region);
+    json_t *o = json_object ();
+    json_object_set_new (o, "ok", json_true ());
+    json_object_set_new (o, "region", json_string (region));
+    json_object_set_new (o, "name", json_string (n->self->name));
+    json_object_set_new (o, "origin", json_string (rcn_hex (origin, 32, hex)));
+    json_object_set_new (o, "roster_hash", json_string (rcn_hex (rcn_roster_hash (n->roster), 32, hex)));
+    json_object_set_new (o, "members", json_integer ((json_int_t) rcn_roster_count (n->roster)));
+    json_object_set_new (o, "pid", json_integer ((json_int_t) getpid ()));
+    json_object_set_new (o, "uptime_s", json_integer ((json_int_t) ((rcn_mono_ms () - n->started_mono) / 1000)));
+    json_object_set_new (o, "own_seq", json_integer ((json_int_t) head));
+    json_object_set_new (o, "hwm", json_integer ((json_int_t) n->hwm));
+    json_object_set_new (o, "blocked", json_boolean (n->blocked));
+    json_object_set_new (o, "entries", json_integer ((json_int_t) st.entries));
+    json_object_set_new (o, "origins", json_integer ((json_int_t) st.origins));
+    json_object_set_new (o, "invalid", json_integer ((json_int_t) st.invalid));
+    json_object_set_new (o, "forks", json_integer ((json_int_t) st.forks));
+    json_object_set_new (o, "map_size", json_integer ((json_int_t) st.map_size));
+    json_object_set_new (o, "libzmq", json_string (zv));
+    return o;
+}
+
+typedef struct {
+    rcn_node_t *n;
+    pending_t *p;
+    int rc;
+    char why[512];
+} author_ctx_t;
+
+static int
+author_in_view (const rcn_view_t *v, void *ctx)
+{
+    author_ctx_t *a = ctx;
+    a->rc = a->p->kind->author (v, rcn_keys_sign_public (a->n->keys), a->p->req.req,
+                                rcn_now_ms (), &a->p->body, &a->p->body_len, a->why, sizeof a->why);
+    return RCN_OK;
+}
+
+/* Validates an authoring request and turns it into a body; the reply on failure is sent here. */
+static bool
+prepare (rcn_node_t *n, pending_t *p)
+{
+    const json_t *req = p->req.req;
+    const char *kname = json_string_value (json_object_get (req, "kind"));
+    const char *sname = json_string_value (json_object_get (req, "status"));
+    int status = sname ? rcn_status_parse (sname) : RCN_STATUS_ACTUAL;
+    int rc = RCN_EINVAL;
+    char why[512] = "";
+    p->kind = rcn_kind_by_name (kname);
+    if (!p->kind || !p->kind->author)
+        rcn_errf (why, sizeof why, "kind \"%s\" is not one this node can author", kname ? kname : "");
+    else if (status < 0)
+        rcn_errf (why, sizeof why, "status \"%s\": must be actual, exercise or test", sname);
+    else if (n->blocked) {
+        rc = RCN_EBLOCKED;
+        rcn_errf (why, sizeof why, "this member holds its own entries only up to seq below its "
+                  "high-water mark %llu; it authors nothing until they are back",
+                  (unsigned long long) n->hwm);
+    }
+    else {
+        p->status = (uint32_t) status;
+        json_object_set_new (p->req.req, "status", json_integer (status));
+        author_ctx_t a = { .n = n, .p = p, .rc = RCN_OK };
+        rc = rcn_store_read (n->store, p->kind, author_in_view, &a);
+        if (rc == RCN_OK)
+            rc = a.rc;
+        snprintf (why, sizeof why, "%s", a.why);
+    }
+    if (rc == RCN_OK)
+        return true;
+    if (rcn_control_reply (n->ctl, &p->req, rcn_control_error (rc, why)) != RCN_OK)
+        rcn_debug ("control: a client left before its answer");
+    return false;
+}
+
+static void
+free_group (rcn_node_t *n)
+{
+    for (size_t i = 0; i < n->n_group; i++) {
+        free (n->group[i].body);
+        rcn_entry_destroy (&n->group[i].entry);
+        json_decref (n->group[i].req.req);
+    }
+    memset (n->group, 0, sizeof n->group[0] * n->n_group);
+    n->n_group = 0;
+    n->group_signed = false;
+}
+
+static void
+reply_group_error (rcn_node_t *n, int rc, const char *why)
+{
+    for (size_t i = 0; i < n->n_group; i++)
+        if (rcn_control_reply (n->ctl, &n->group[i].req, rcn_control_error (rc, why)) != RCN_OK)
+            rcn_debug ("control: a client left before its answer");
+    free_group (n);
+}
+
+/* Raises the mark, then signs seq head+1.. for the group. */
+static int
+sign_group (rcn_node_t *n)
+{
+    const uint8_t *origin = rcn_keys_sign_public (n->keys);
+    uint64_t head = 0;
+    uint8_t prev[RCN_HASH_SIZE];
+    char why[512] = "";
+    int rc = rcn_store_head (n->store, origin, &head, prev);
+    if (rc == RCN_OK && head + n->n_group > n->hwm) {
+        rc = rcn_hwm_raise (n->conf.keys_path, origin, head + n->n_group, why, sizeof why);
+        if (rc == RCN_OK)
+            n->hwm = head + n->n_group;
+    }
+    if (rc != RCN_OK) {
+        rcn_error ("cannot raise the high-water mark: %s", why[0] ? why : rcn_strerror (rc));
+        return rc;
+    }
+    uint64_t now = rcn_now_ms ();
+    for (size_t i = 0; i < n->n_group; i++) {
+        pending_t *p = &n->group[i];
+        rc = rcn_entry_sign (rcn_keys_sign_secret (n->keys), head + 1 + i, prev, now,
+                             p->kind->kind, p->status, p->body, p->body_len, &p->entry);
+        if (rc != RCN_OK)
+            return rc;             /* only RCN_ETOOBIG/ENOMEM: author() bounds bodies */
+        memcpy (prev, rcn_entry_hash (p->entry), RCN_HASH_SIZE);
+    }
+    n->group_signed = true;
+    return RCN_OK;
+}
+
+/* Commits the signed group in one synced transaction and answers its requesters. On a failed
+ * commit the group is kept for the next tick. */
+static void
+commit_group (rcn_node_t *n)
+{
+    rcn_entry_t *entries[RCN_NODE_GROUP_MAX];
+    int results[RCN_NODE_GROUP_MAX];
+    for (size_t i = 0; i < n->n_group; i++)
+        entries[i] = n->group[i].entry;
+    int rc = rcn_store_append (n->store, entries, n->n_group, results);
+    if (rc != RCN_OK) {
+        rcn_error ("commit of %zu own entries failed (%s); retrying", n->n_group, rcn_strerror (rc));
+        return;
+    }
+    char hex[65], region[16];
+    snprintf (region, sizeof region, "%06u", n->self->region);
+    for (size_t i = 0; i < n->n_group; i++) {
+        pending_t *p = &n->group[i];
+        json_t *resp;
+        if (results[i] == RCN_OK) {
+            rcn_info ("authored %s seq=%llu hash=%.16s%s", p->kind->name,
+                      (unsigned long long) p->entry->h.seq, rcn_hex (p->entry->hash, 32, hex),
+                      p->status ? " (exercise/test)" : "");
+            resp = json_pack ("{s:b, s:s, s:s, s:I, s:s, s:s, s:s}", "ok", 1,
+                              "hash", rcn_hex (p->entry->hash, 32, hex), "kind", p->kind->name,
+                              "seq", (json_int_t) p->entry->h.seq, "region", region,
+                              "status", rcn_status_name (p->status), "acknowledged", "local");
+        }
+        else {
+            /* Our own fresh entry refused by our own store: a bug, not bad input. */
+            rcn_error ("own entry seq=%llu refused by the store: %s",
+                       (unsigned long long) p->entry->h.seq, rcn_strerror (results[i]));
+            resp = rcn_control_error (results[i], "the store refused this member's own entry");
+        }
+        if (rcn_control_reply (n->ctl, &p->req, resp) != RCN_OK)
+            rcn_debug ("control: a client left before its answer");
+    }
+    free_group (n);
+}
+
+static void
+handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
+{
+    const char *op = json_string_value (json_object_get (r->req, "op"));
+    json_t *resp;
+    if (strcmp (op, "author") == 0) {
+        pending_t *p = &n->group[n->n_group];
+        memset (p, 0, sizeof *p);
+        p->req = *r;
+        r->req = NULL;
+        if (prepare (n, p))
+            n->n_group++;
+        return;
+    }
+    if (strcmp (op, "status") == 0)
+        resp = status_json (n);
+    else if (strcmp (op, "ping") == 0)
+        resp = json_pack ("{s:b, s:I}", "ok", 1, "pid", (json_int_t) getpid ());
+    else {
+        char why[128];
+        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, author)", op);
+        resp = rcn_control_error (RCN_EINVAL, why);
+    }
+    if (rcn_control_reply (n->ctl, r, resp) != RCN_OK)
+        rcn_debug ("control: a client left before its answer");
+}
+
+/* Takes every queued request (up to a group's worth); authoring ones form the group. */
+static void
+drain_control (rcn_node_t *n)
+{
+    while (n->n_group < RCN_NODE_GROUP_MAX) {
+        rcn_ctl_req_t r;
+        int rc = rcn_control_recv (n->ctl, &r);
+        if (rc == RCN_ETIMEOUT)
+            break;
+        if (rc == RCN_OK)
+            handle_request (n, &r);
+    }
+}
+
+int
+rcn_node_run (rcn_node_t *n)
+{
+    while (!n->stopping) {
+        if (!n->group_signed) {
+            zmq_pollitem_t items[] = { { n->ctl, 0, ZMQ_POLLIN, 0 } };
+            int rc = zmq_poll (items, 1, 1000);
+            if (rc < 0 && errno != EINTR) {
+                rcn_error ("zmq_poll: %s", zmq_strerror (errno));
+                return RCN_EIO;
+            }
+            if (rc > 0)
+                drain_control (n);
+            if (n->n_group > 0) {
+                int src = sign_group (n);
+                if (src != RCN_OK)
+                    reply_group_error (n, src, "the node could not sign (see its log)");
+            }
+        }
+        else
+            usleep (200 * 1000);           /* a failed commit: give the disk a moment */
+        if (n->group_signed)
+            commit_group (n);
+    }
+    rcn_info ("stopping");
+    return RCN_OK;
+}
+
+void
+rcn_node_destroy (rcn_node_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rcn_node_t *n = *self_p;
+    if (n->n_group)
+        reply_group_error (n, RCN_ESTATE, "the node is stopping");
+    if (n->ctl) {
+        zmq_close (n->ctl);
+        unlink (n->sock_path);
+    }
+    if (n->zctx)
+        zmq_ctx_term (n->zctx);
+    rcn_store_destroy (&n->store);
+    rcn_keys_destroy (&n->keys);
+    rcn_roster_destroy (&n->roster);
+    if (n->lock_fd >= 0)
+        close (n->lock_fd);
+    free (n);
+    *self_p = NULL;
+}

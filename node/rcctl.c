@@ -1,0 +1,293 @@
+/* rcctl — the operator's command-line client (see `rcctl help`).
+ *
+ * Commands that write (authoring an entry) ask the running node over its control socket;
+ * commands that read open the node's LMDB read-only, so they also work on a stopped node.
+ * Record kinds bring their own verbs (kind.h: cli, list, print): this file dispatches to them. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "rcctl.h"
+#include "rcn/clock.h"
+#include "rcn/codec.h"
+#include "rcn/control.h"
+#include "rcn/kind.h"
+#include "rcn/log.h"
+
+int
+rcctl_fail (int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    fputs ("rcctl: ", stderr);
+    vfprintf (stderr, fmt, ap);
+    fputc ('\n', stderr);
+    va_end (ap);
+    return code;
+}
+
+bool
+rcctl_join (char *buf, size_t len, const char *a, const char *b)
+{
+    int n = snprintf (buf, len, "%s/%s", a, b);
+    if (n < 0 || (size_t) n >= len) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+void
+rcctl_print_json (const json_t *j)
+{
+    json_dumpf (j, stdout, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+    fputc ('\n', stdout);
+}
+
+void
+rcctl_region_of (const rcn_roster_t *r, const uint8_t origin[32], char *buf, size_t len)
+{
+    const rcn_member_t *m = r ? rcn_roster_by_origin (r, origin) : NULL;
+    char hex[65];
+    if (m)
+        snprintf (buf, len, "%06u", m->region);
+    else
+        snprintf (buf, len, "?%.12s", rcn_hex (origin, 32, hex));
+}
+
+int
+rcctl_open (const rcctl_t *c, rcn_conf_t *conf, rcn_roster_t **roster, bool want_roster,
+            rcn_store_t **store)
+{
+    char why[1024] = "";
+    int rc = rcn_conf_load (c->dir, conf, why, sizeof why);
+    if (rc != RCN_OK)
+        return rcctl_fail (RC_FAIL, "%s is not a node dir: %s", c->dir, why);
+    *roster = NULL;
+    rc = rcn_roster_load (conf->roster_path, roster, why, sizeof why);
+    if (rc != RCN_OK && want_roster)
+        return rcctl_fail (RC_FAIL, "%s", why);
+    if (!store)
+        return RC_OK;
+    rcn_store_opts_t opts = { .readonly = true, .kinds = rcn_kinds };
+    rc = rcn_store_open (conf->data_path, &opts, store, why, sizeof why);
+    if (rc != RCN_OK) {
+        rcn_roster_destroy (roster);
+        return rcctl_fail (RC_FAIL, "cannot open the log in %s: %s (has this node run yet?)",
+                           conf->data_path, why);
+    }
+    return RC_OK;
+}
+
+int
+rcctl_call (const rcctl_t *c, const rcn_conf_t *conf, const json_t *req, json_t **resp)
+{
+    char sock[4200], why[1024] = "";
+    rcn_conf_path (conf, "control", sock, sizeof sock);
+    int rc = rcn_ctl_call (sock, req, c->timeout_ms, resp, why, sizeof why);
+    if (rc == RCN_ENOTFOUND || rc == RCN_ETIMEOUT)
+        return rcctl_fail (RC_DOWN, "%s", why);
+    if (rc != RCN_OK)
+        return rcctl_fail (RC_FAIL, "%s", why);
+    if (!json_is_true (json_object_get (*resp, "ok"))) {
+        int code = RC_FAIL;
+        rcctl_fail (code, "%s: %s", json_string_value (json_object_get (*resp, "code")),
+                    json_string_value (json_object_get (*resp, "error")));
+        json_decref (*resp);
+        *resp = NULL;
+        return code;
+    }
+    return RC_OK;
+}
+
+/* Takes flags every kind shares out of argv (compacting it): --status, --wait, --json. */
+static int
+common_flags (rcctl_t *c, int *argc, char **argv, const char **status, const char **wait)
+{
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp (argv[i], "--json") == 0)
+            c->json = true;
+        else if (strcmp (argv[i], "--status") == 0 || strcmp (argv[i], "--wait") == 0) {
+            if (i + 1 >= *argc)
+                return rcctl_fail (RC_USAGE, "%s needs a value", argv[i]);
+            *(argv[i][2] == 's' ? status : wait) = argv[i + 1];
+            i++;
+        }
+        else
+            argv[out++] = argv[i];
+    }
+    *argc = out;
+    argv[out] = NULL;
+    if (*status && rcn_status_parse (*status) < 0)
+        return rcctl_fail (RC_USAGE, "--status \"%s\": must be actual, exercise or test", *status);
+    if (*wait && strcmp (*wait, "local") != 0 && strcmp (*wait, "peer") != 0)
+        return rcctl_fail (RC_USAGE, "--wait \"%s\": must be local or peer", *wait);
+    return RC_OK;
+}
+
+typedef struct {
+    const rcn_kind_t *k;
+    const rcn_roster_t *roster;
+    const json_t *query;
+    json_t *out;
+    char why[512];
+} list_ctx_t;
+
+static int
+list_in_view (const rcn_view_t *v, void *ctx)
+{
+    list_ctx_t *l = ctx;
+    l->out = l->k->list (v, l->roster, l->query, rcn_now_ms (), l->why, sizeof l->why);
+    return l->out ? RCN_OK : RCN_EDB;
+}
+
+static int
+kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
+{
+    const char *status = NULL, *wait = NULL;
+    int code = common_flags (c, &argc, argv, &status, &wait);
+    if (code != RC_OK)
+        return code;
+    json_t *req = NULL, *resp = NULL;
+    char why[1024] = "";
+    if (k->cli (argc - 1, argv + 1, rcn_now_ms (), &req, why, sizeof why) != RCN_OK)
+        return rcctl_fail (RC_USAGE, "%s", why);
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    rcn_store_t *store = NULL;
+    const char *op = json_string_value (json_object_get (req, "op"));
+    if (strcmp (op, "list") == 0) {
+        code = rcctl_open (c, &conf, &roster, false, &store);
+        if (code == RC_OK) {
+            list_ctx_t l = { .k = k, .roster = roster, .query = json_object_get (req, "query") };
+            int rc = rcn_store_read (store, k, list_in_view, &l);
+            if (rc != RCN_OK)
+                code = rcctl_fail (RC_FAIL, "%s list: %s", k->name, l.why[0] ? l.why : rcn_strerror (rc));
+            else if (c->json)
+                rcctl_print_json (l.out);
+            else
+                k->print (l.out);
+            json_decref (l.out);
+        }
+    }
+    else {
+        json_object_set_new (req, "kind", json_string (k->name));
+        json_object_set_new (req, "status", json_string (status ? status : "actual"));
+        json_object_set_new (req, "wait", json_string (wait ? wait : "peer"));
+        code = rcctl_open (c, &conf, &roster, false, NULL);
+        if (code == RC_OK)
+            code = rcctl_call (c, &conf, req, &resp);
+        if (code == RC_OK) {
+            json_object_del (resp, "ok");
+            if (c->json)
+                rcctl_print_json (resp);
+            else
+                printf ("%s %s: entry %s (seq %lld, %s), durable %s\n", k->name,
+                        json_string_value (json_object_get (req, "verb")),
+                        json_string_value (json_object_get (resp, "hash")),
+                        (long long) json_integer_value (json_object_get (resp, "seq")),
+                        json_string_value (json_object_get (resp, "status")),
+                        strcmp (json_string_value (json_object_get (resp, "acknowledged")), "local") == 0
+                        ? "on this member" : "and held by a peer");
+        }
+    }
+    json_decref (req);
+    json_decref (resp);
+    rcn_store_destroy (&store);
+    rcn_roster_destroy (&roster);
+    return code;
+}
+
+static void
+usage (FILE *f)
+{
+    fprintf (f,
+        "usage: rcctl [-d DIR] [--timeout MS] [--json] COMMAND …\n"
+        "  -d DIR        the node dir (default $RCN_DIR, else .)\n"
+        "  --timeout MS  how long to wait for the node (default %d)\n"
+        "  --json        answers as JSON, for machines\n"
+        "\n"
+        "setting up\n"
+        "  init --dir DIR --region CODE --name NAME --pub tcp://H:P --sync tcp://H:P [--operator NAME]\n"
+        "  card                                 this member's card (JSON) again\n"
+        "  roster build CARD.json… [--rounds 10:00,15:00,17:00] [--timezone Asia/Shanghai]\n"
+        "               [--grace S] [--sla S] [--retention-days N] [--seal-period-days N]\n"
+        "  roster hash FILE                     BLAKE2b-256 of the roster file\n"
+        "the node and its log\n"
+        "  status [--json]                      the running node's state\n"
+        "  heads                                per origin: region, seq, hash (JSON)\n"
+        "  export [--origin CODE] [--from SEQ]  entries, one JSON object per line\n"
+        "  verify-log DIR                       check every signature and chain offline\n"
+        "  backup DEST                          consistent copy of the log (no keys)\n"
+        "records (flags for writes: --status actual|exercise|test, --wait local|peer, --json)\n",
+        RCN_CONTROL_TIMEOUT_MS);
+    for (size_t i = 0; rcn_kinds[i]; i++)
+        fputs (rcn_kinds[i]->usage, f);
+}
+
+int
+main (int argc, char **argv)
+{
+    if (sodium_init () < 0)
+        return rcctl_fail (RC_FAIL, "libsodium failed to initialise");
+    rcn_log_set_level (RCN_LOG_WARN);     /* rcctl speaks through its output, not the log */
+    rcctl_t c = { .dir = getenv ("RCN_DIR"), .timeout_ms = RCN_CONTROL_TIMEOUT_MS };
+    if (!c.dir || !*c.dir)
+        c.dir = ".";
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0) {
+            usage (stdout);
+            return RC_OK;
+        }
+        if (strcmp (argv[i], "--json") == 0) {
+            c.json = true;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return rcctl_fail (RC_USAGE, "%s needs a value (see rcctl help)", argv[i]);
+        if (strcmp (argv[i], "-d") == 0 || strcmp (argv[i], "--dir") == 0)
+            c.dir = argv[++i];
+        else if (strcmp (argv[i], "--timeout") == 0) {
+            char *end;
+            errno = 0;
+            long t = strtol (argv[++i], &end, 10);
+            if (errno || *end || t < 1 || t > 3600000)
+                return rcctl_fail (RC_USAGE, "--timeout \"%s\": milliseconds, 1..3600000", argv[i]);
+            c.timeout_ms = (int) t;
+        }
+        else
+            return rcctl_fail (RC_USAGE, "unknown option \"%s\" (see rcctl help)", argv[i]);
+    }
+    if (i >= argc) {
+        usage (stderr);
+        return RC_USAGE;
+    }
+    const char *cmd = argv[i];
+    int n = argc - i;
+    char **av = argv + i;
+    static const struct {
+        const char *name;
+        int (*fn) (rcctl_t *, int, char **);
+    } cmds[] = {
+        { "init", rcctl_init }, { "card", rcctl_card }, { "roster", rcctl_roster },
+        { "status", rcctl_status }, { "heads", rcctl_heads }, { "export", rcctl_export },
+        { "verify-log", rcctl_verify_log }, { "backup", rcctl_backup },
+    };
+    if (strcmp (cmd, "help") == 0) {
+        usage (stdout);
+        return RC_OK;
+    }
+    for (size_t k = 0; k < sizeof cmds / sizeof *cmds; k++)
+        if (strcmp (cmd, cmds[k].name) == 0)
+            return cmds[k].fn (&c, n, av);
+    const rcn_kind_t *k = rcn_kind_by_name (cmd);
+    if (k)
+        return kind_command (&c, k, n, av);
+    return rcctl_fail (RC_USAGE, "unknown command \"%s\" (see rcctl help)", cmd);
+}

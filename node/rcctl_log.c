@@ -1,0 +1,347 @@
+/* rcctl_log.c — reading the node and its log: status (asks the running node), heads, export,
+ * verify-log and backup (read the LMDB log directly, so they work on a stopped node too).
+ *
+ * export prints exactly the signed bytes and signature of each entry, so that anyone can
+ * re-verify the log from DESIGN.md §3 alone, with no rcn code. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rcctl.h"
+#include "rcn/codec.h"
+#include "rcn/kind.h"
+#include "rcn/region.h"
+
+int
+rcctl_status (rcctl_t *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv[i], "--json") == 0)
+            c->json = true;
+        else
+            return rcctl_fail (RC_USAGE, "status: unknown argument \"%s\"", argv[i]);
+    }
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    int code = rcctl_open (c, &conf, &roster, false, NULL);
+    json_t *req = json_pack ("{s:s}", "op", "status"), *resp = NULL;
+    if (code == RC_OK)
+        code = rcctl_call (c, &conf, req, &resp);
+    json_decref (req);
+    rcn_roster_destroy (&roster);
+    if (code != RC_OK)
+        return code;
+    json_object_del (resp, "ok");
+    if (c->json)
+        rcctl_print_json (resp);
+    else {
+#define S(k) json_string_value (json_object_get (resp, k))
+#define I(k) (long long) json_integer_value (json_object_get (resp, k))
+        printf ("region      %s (%s)\n", S ("region"), S ("name"));
+        printf ("origin      %s\n", S ("origin"));
+        printf ("roster      %s (%lld members)\n", S ("roster_hash"), I ("members"));
+        printf ("rcnode      pid %lld, up %lld s, libzmq %s\n", I ("pid"), I ("uptime_s"), S ("libzmq"));
+        printf ("own log     seq %lld, high-water mark %lld%s\n", I ("own_seq"), I ("hwm"),
+                json_is_true (json_object_get (resp, "blocked"))
+                ? "  BLOCKED: own entries missing, authoring nothing" : "");
+        printf ("log         %lld entries from %lld origins, %lld invalid, %lld fork records\n",
+                I ("entries"), I ("origins"), I ("invalid"), I ("forks"));
+#undef S
+#undef I
+    }
+    json_decref (resp);
+    return RC_OK;
+}
+
+typedef struct {
+    const rcn_roster_t *roster;
+    json_t *arr;
+} heads_ctx_t;
+
+static int
+head_one (const uint8_t origin[32], uint64_t seq, const uint8_t hash[32], void *ctx)
+{
+    heads_ctx_t *h = ctx;
+    char region[32], ohex[65], hhex[65];
+    rcctl_region_of (h->roster, origin, region, sizeof region);
+    json_array_append_new (h->arr, json_pack ("{s:s, s:s, s:I, s:s}", "region", region,
+                                              "origin", rcn_hex (origin, 32, ohex),
+                                              "seq", (json_int_t) seq,
+                                              "hash", rcn_hex (hash, 32, hhex)));
+    return 0;
+}
+
+int
+rcctl_heads (rcctl_t *c, int argc, char **argv)
+{
+    (void) argv;
+    if (argc != 1)
+        return rcctl_fail (RC_USAGE, "heads takes no arguments");
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    rcn_store_t *store = NULL;
+    int code = rcctl_open (c, &conf, &roster, false, &store);
+    if (code != RC_OK)
+        return code;
+    heads_ctx_t h = { roster, json_array () };
+    if (rcn_store_heads (store, head_one, &h) != RCN_OK)
+        code = rcctl_fail (RC_FAIL, "heads: the log could not be read");
+    else
+        rcctl_print_json (h.arr);
+    json_decref (h.arr);
+    rcn_store_destroy (&store);
+    rcn_roster_destroy (&roster);
+    return code;
+}
+
+typedef struct {
+    const rcn_roster_t *roster;
+    rcn_store_t *store;
+    uint64_t count;
+} export_ctx_t;
+
+static int
+export_one (rcn_entry_t *e, void *ctx)
+{
+    export_ctx_t *x = ctx;
+    char region[32], ohex[65], hhex[65], phex[65];
+    rcctl_region_of (x->roster, e->h.origin, region, sizeof region);
+    const rcn_kind_t *k = rcn_kind_by_id (e->h.kind);
+    char *sb = rcn_base64 (e->signed_bytes, e->signed_len);
+    char *sg = rcn_base64 (e->sig, RCN_SIG_SIZE);
+    const char *status = rcn_status_name (e->h.status);
+    json_t *o = json_object ();
+    if (!sb || !sg || !o) {
+        free (sb);
+        free (sg);
+        json_decref (o);
+        return RCN_ENOMEM;
+    }
+    json_object_set_new (o, "region", json_string (region));
+    json_object_set_new (o, "origin", json_string (rcn_hex (e->h.origin, 32, ohex)));
+    json_object_set_new (o, "seq", json_integer ((json_int_t) e->h.seq));
+    json_object_set_new (o, "kind", k ? json_string (k->name) : json_integer (e->h.kind));
+    json_object_set_new (o, "kind_id", json_integer (e->h.kind));
+    json_object_set_new (o, "status", status ? json_string (status) : json_integer (e->h.status));
+    json_object_set_new (o, "time_ms", json_integer ((json_int_t) e->h.time_ms));
+    json_object_set_new (o, "hash", json_string (rcn_hex (rcn_entry_hash (e), 32, hhex)));
+    json_object_set_new (o, "prev", json_string (rcn_hex (e->h.prev, 32, phex)));
+    json_object_set_new (o, "signed", json_string (sb));
+    json_object_set_new (o, "sig", json_string (sg));
+    char reason[512];
+    if (rcn_store_invalid_reason (x->store, e->hash, reason, sizeof reason) == RCN_OK)
+        json_object_set_new (o, "invalid", json_string (reason));
+    else if (k && k->show) {
+        json_t *body = k->show (e->h.body, e->h.body_len);
+        if (body)
+            json_object_set_new (o, "body", body);
+    }
+    json_dumpf (o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fputc ('\n', stdout);
+    json_decref (o);
+    free (sb);
+    free (sg);
+    x->count++;
+    return 0;
+}
+
+int
+rcctl_export (rcctl_t *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "origin", required_argument, NULL, 'o' }, { "from", required_argument, NULL, 'f' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *origin_arg = NULL;
+    uint64_t from = 1;
+    optind = 0;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long (argc, argv, "+", opts, NULL)) != -1) {
+        if (ch == 'o')
+            origin_arg = optarg;
+        else if (ch == 'f') {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull (optarg, &end, 10);
+            if (errno || *end || !*optarg || v < 1 || optarg[0] == '-')
+                return rcctl_fail (RC_USAGE, "export: --from \"%s\": a seq, 1 or more", optarg);
+            from = v;
+        }
+        else
+            return rcctl_fail (RC_USAGE, "export: unknown flag or missing value \"%s\"", argv[optind - 1]);
+    }
+    if (optind < argc)
+        return rcctl_fail (RC_USAGE, "export: unexpected argument \"%s\"", argv[optind]);
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    rcn_store_t *store = NULL;
+    int code = rcctl_open (c, &conf, &roster, false, &store);
+    if (code != RC_OK)
+        return code;
+    uint8_t origin[32];
+    bool one = false;
+    if (origin_arg) {
+        uint32_t region;
+        char why[256];
+        const rcn_member_t *m;
+        if (rcn_unhex (origin_arg, origin, 32) == RCN_OK)
+            one = true;
+        else if (rcn_region_parse (origin_arg, &region, why, sizeof why) != RCN_OK)
+            code = rcctl_fail (RC_USAGE, "export: --origin: %s (or give the origin's 64-hex key)", why);
+        else if (!roster || !(m = rcn_roster_by_region (roster, region)))
+            code = rcctl_fail (RC_USAGE, "export: --origin: %06u is not in the roster", region);
+        else {
+            memcpy (origin, m->sign_key, 32);
+            one = true;
+        }
+    }
+    export_ctx_t x = { roster, store, 0 };
+    if (code == RC_OK) {
+        int rc = rcn_store_scan (store, one ? origin : NULL, from, export_one, &x);
+        if (rc != RCN_OK)
+            code = rcctl_fail (RC_FAIL, "export: %s after %llu entries", rcn_strerror (rc),
+                               (unsigned long long) x.count);
+    }
+    if (fflush (stdout) != 0)
+        code = rcctl_fail (RC_FAIL, "export: writing stdout: %s", strerror (errno));
+    rcn_store_destroy (&store);
+    rcn_roster_destroy (&roster);
+    return code;
+}
+
+int
+rcctl_verify_log (rcctl_t *c, int argc, char **argv)
+{
+    if (argc > 2)
+        return rcctl_fail (RC_USAGE, "verify-log: give one node dir");
+    rcctl_t local = *c;
+    if (argc == 2)
+        local.dir = argv[1];
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    rcn_store_t *store = NULL;
+    int code = rcctl_open (&local, &conf, &roster, true, &store);
+    if (code != RC_OK)
+        return code;
+    uint64_t checked = 0;
+    char why[1024] = "";
+    rcn_store_stats_t st = { 0 };
+    int rc = rcn_store_check (store, rcn_roster_is_member, roster, &checked, why, sizeof why);
+    if (rc == RCN_OK)
+        rc = rcn_store_stats (store, &st);
+    if (rc != RCN_OK)
+        code = rcctl_fail (RC_FAIL, "verify-log: FAULT after %llu sound entries: %s",
+                           (unsigned long long) checked, why[0] ? why : rcn_strerror (rc));
+    else
+        printf ("verify-log: %llu entries from %llu origins: every signature and chain is valid "
+                "(%llu invalid bodies recorded, %llu fork records)\n",
+                (unsigned long long) checked, (unsigned long long) st.origins,
+                (unsigned long long) st.invalid, (unsigned long long) st.forks);
+    rcn_store_destroy (&store);
+    rcn_roster_destroy (&roster);
+    return code;
+}
+
+/* Copies src to dst (new, 0600) and fsyncs it. */
+static int
+copy_file (const char *src, const char *dst, char *why, size_t whylen)
+{
+    int in = open (src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        rcn_errf (why, whylen, "%s: %s", src, strerror (errno));
+        return RCN_EIO;
+    }
+    int out = open (dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int rc = out < 0 ? RCN_EIO : RCN_OK;
+    char buf[65536];
+    ssize_t n = 0;
+    while (rc == RCN_OK && (n = read (in, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = RCN_EIO;
+            break;
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write (out, buf + off, (size_t) (n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                rc = RCN_EIO;
+                break;
+            }
+            off += w;
+        }
+    }
+    if (rc == RCN_OK && fsync (out) != 0)
+        rc = RCN_EIO;
+    if (rc != RCN_OK)
+        rcn_errf (why, whylen, "copying %s to %s: %s", src, dst, strerror (errno));
+    if (out >= 0)
+        close (out);
+    close (in);
+    return rc;
+}
+
+int
+rcctl_backup (rcctl_t *c, int argc, char **argv)
+{
+    if (argc != 2)
+        return rcctl_fail (RC_USAGE, "backup: give the destination dir (it must not exist)");
+    const char *dest = argv[1];
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    rcn_store_t *store = NULL;
+    int code = rcctl_open (c, &conf, &roster, false, &store);
+    if (code != RC_OK)
+        return code;
+    char why[1024] = "", path[PATH_MAX], src[PATH_MAX];
+    rcn_store_stats_t st = { 0 };
+    if (mkdir (dest, 0700) != 0) {
+        code = rcctl_fail (RC_FAIL, "backup: cannot create %s: %s", dest, strerror (errno));
+        goto done;
+    }
+    int rc = RCN_EINVAL;
+    if (!rcctl_join (path, sizeof path, dest, "data"))
+        rcn_errf (why, sizeof why, "path too long");
+    else
+        rc = rcn_store_backup (store, path, why, sizeof why);
+    if (rc == RCN_OK) {
+        rc = RCN_EINVAL;
+        if (rcctl_join (path, sizeof path, dest, "node.conf")
+            && rcctl_join (src, sizeof src, conf.dir, "node.conf"))
+            rc = copy_file (src, path, why, sizeof why);
+    }
+    if (rc == RCN_OK && access (conf.roster_path, F_OK) == 0) {
+        rc = RCN_EINVAL;
+        if (rcctl_join (path, sizeof path, dest, "roster.json"))
+            rc = copy_file (conf.roster_path, path, why, sizeof why);
+    }
+    if (rc == RCN_OK)
+        rc = rcn_store_stats (store, &st);
+    if (rc != RCN_OK)
+        code = rcctl_fail (RC_FAIL, "backup: %s (the partial copy in %s is not a backup: remove it)",
+                           why[0] ? why : rcn_strerror (rc), dest);
+    else {
+        int dfd = open (dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync (dfd);
+            close (dfd);
+        }
+        printf ("backup: %llu entries from %llu origins in %s/data, with node.conf and "
+                "roster.json; keys are NOT included (keep %s safe separately)\n",
+                (unsigned long long) st.entries, (unsigned long long) st.origins, dest,
+                conf.keys_path);
+    }
+done:
+    rcn_store_destroy (&store);
+    rcn_roster_destroy (&roster);
+    return code;
+}

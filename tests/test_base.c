@@ -1,0 +1,137 @@
+/* test_base.c — err, log, clock (settable time, replayable randomness, time parsing), codec. */
+#include "testutil.h"
+
+#include <string.h>
+
+#include "rcn/clock.h"
+#include "rcn/codec.h"
+#include "rcn/err.h"
+#include "rcn/log.h"
+
+static void
+test_strerror (void)
+{
+    for (int rc = 0; rc >= RCN_ESTATE; rc--)
+        CHECK (strcmp (rcn_strerror (rc), "unknown error") != 0);
+    CHECK (strcmp (rcn_strerror (-999), "unknown error") == 0);
+    char buf[8];
+    rcn_errf (buf, sizeof buf, "%s", "a long message");
+    CHECK (strlen (buf) == 7);
+    rcn_errf (NULL, 0, "ignored %d", 1);
+}
+
+static void
+test_clock (void)
+{
+    rcn_clock_set_fixed (1795311000000ULL);
+    CHECK_EQ (rcn_now_ms (), 1795311000000ULL);
+    rcn_clock_set_fixed (0);
+    uint64_t real = rcn_now_ms ();
+    CHECK (real > 1700000000000ULL);
+    rcn_clock_set_offset (600000);            /* a member whose clock runs 10 minutes fast */
+    uint64_t fast = rcn_now_ms ();
+    CHECK (fast >= real + 600000 && fast < real + 600000 + 5000);
+    rcn_clock_set_offset (0);
+    uint64_t a = rcn_mono_ms (), b = rcn_mono_ms ();
+    CHECK (b >= a);
+}
+
+static void
+test_random (void)
+{
+    uint8_t x[64], y[64], z[64];
+    rcn_random_seed (42);
+    rcn_random_buf (x, sizeof x);
+    rcn_random_buf (z, sizeof z);
+    rcn_random_seed (42);
+    rcn_random_buf (y, sizeof y);
+    CHECK (memcmp (x, y, sizeof x) == 0);     /* replayable */
+    CHECK (memcmp (x, z, sizeof x) != 0);     /* but not repeating */
+    rcn_random_seed (43);
+    rcn_random_buf (y, sizeof y);
+    CHECK (memcmp (x, y, sizeof x) != 0);
+}
+
+static void
+test_time_parse (void)
+{
+    uint64_t t = 0;
+    char why[256];
+    CHECK_EQ (rcn_time_parse ("2026-11-22T09:30:00+08:00", 0, &t, why, sizeof why), RCN_OK);
+    CHECK_EQ (t, 1795311000000ULL);
+    CHECK_EQ (rcn_time_parse ("2026-11-22T01:30:00Z", 0, &t, why, sizeof why), RCN_OK);
+    CHECK_EQ (t, 1795311000000ULL);
+    CHECK_EQ (rcn_time_parse ("2026-11-22T01:30:00.250Z", 0, &t, why, sizeof why), RCN_OK);
+    CHECK_EQ (t, 1795311000250ULL);
+    CHECK_EQ (rcn_time_parse ("1795311000000", 0, &t, why, sizeof why), RCN_OK);
+    CHECK_EQ (t, 1795311000000ULL);
+    CHECK_EQ (rcn_time_parse ("+6h", 1000, &t, why, sizeof why), RCN_OK);
+    CHECK_EQ (t, 1000 + 6 * 3600000ULL);
+    CHECK_EQ (rcn_time_parse ("-30m", 3600000, &t, why, sizeof why), RCN_OK);
+    CHECK_EQ (t, 1800000);
+    const char *bad[] = { "", "tomorrow", "2026-11-22T09:30:00", "2026-13-01T00:00:00Z",
+                          "2026-02-30T00:00:00Z", "+6x", "+h", "2026-11-22T09:30:00+8", NULL };
+    for (int i = 0; bad[i]; i++) {
+        why[0] = 0;
+        CHECK_EQ (rcn_time_parse (bad[i], 0, &t, why, sizeof why), RCN_EINVAL);
+        CHECK (why[0] != 0);
+    }
+    char buf[40];
+    rcn_time_format (1795311000250ULL, buf, sizeof buf);
+    CHECK (strcmp (buf, "2026-11-22T01:30:00.250Z") == 0);
+}
+
+static void
+test_codec (void)
+{
+    uint8_t bin[32], back[32];
+    for (int i = 0; i < 32; i++)
+        bin[i] = (uint8_t) (i * 7 + 1);
+    char hex[65];
+    rcn_hex (bin, 32, hex);
+    CHECK (strlen (hex) == 64);
+    CHECK_EQ (rcn_unhex (hex, back, 32), RCN_OK);
+    CHECK (memcmp (bin, back, 32) == 0);
+    CHECK_EQ (rcn_unhex ("zz", back, 1), RCN_EINVAL);
+    CHECK_EQ (rcn_unhex ("abc", back, 2), RCN_EINVAL);
+
+    char *b64 = rcn_base64 ((const uint8_t *) "hello", 5);
+    CHECK (b64 && strcmp (b64, "aGVsbG8=") == 0);
+    uint8_t *dec = NULL;
+    size_t dlen = 0;
+    CHECK_EQ (rcn_unbase64 (b64, &dec, &dlen), RCN_OK);
+    CHECK (dlen == 5 && memcmp (dec, "hello", 5) == 0);
+    free (dec);
+    free (b64);
+    CHECK_EQ (rcn_unbase64 ("a$==", &dec, &dlen), RCN_EINVAL);
+
+    char z85[41];
+    rcn_z85_key (bin, z85);
+    CHECK (strlen (z85) == 40);
+    CHECK_EQ (rcn_unz85_key (z85, back), RCN_OK);
+    CHECK (memcmp (bin, back, 32) == 0);
+    CHECK_EQ (rcn_unz85_key ("short", back), RCN_EINVAL);
+    CHECK_EQ (rcn_unz85_key ("\"123456789012345678901234567890123456789", back), RCN_EINVAL);
+}
+
+static void
+test_log_level (void)
+{
+    CHECK_EQ (rcn_log_level_parse ("warn"), RCN_LOG_WARN);
+    CHECK_EQ (rcn_log_level_parse ("loud"), -1);
+    rcn_log_set_tag ("310000");
+    rcn_info ("test line with a\nnewline stays one line");
+    rcn_log_set_tag (NULL);
+}
+
+int
+main (void)
+{
+    RUN (test_strerror);
+    RUN (test_clock);
+    RUN (test_random);
+    RUN (test_time_parse);
+    RUN (test_codec);
+    RUN (test_log_level);
+    return rcn_test_done ();
+}
