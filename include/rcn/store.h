@@ -37,7 +37,8 @@ typedef struct rcn_store rcn_store_t;
 typedef bool (*rcn_member_fn) (const uint8_t origin[RCN_KEY_SIZE], void *ctx);
 
 typedef struct {
-    size_t map_size;                  /* initial map size in bytes; 0 = 64 MiB */
+    size_t map_size;                  /* least map size in bytes; 0 = 64 MiB. A map that
+                                         grew keeps its size; readonly opens ignore this */
     bool readonly;                    /* open for reading only (rcctl, verify-log) */
     bool unsafe_nosync;               /* MDB_NOSYNC — breaks invariant 5; benchmarks only */
     rcn_member_fn is_member;          /* required unless readonly */
@@ -68,7 +69,8 @@ void rcn_store_destroy (rcn_store_t **self_p);
  *                 applying its entries from that seq on and are rebuilt without them.
  * Returns RCN_OK once the transaction is committed and synced (whatever the per-entry
  * outcomes); on RCN_EDB / RCN_EIO / RCN_ENOMEM (or a kind's hard error) nothing of the batch
- * was written. Entries are borrowed. The hash of each stored entry is computed. */
+ * was written; RCN_ESTATE on a readonly store. A full map is grown and the batch run again.
+ * Entries are borrowed. The hash of each stored entry is computed. */
 int rcn_store_append (rcn_store_t *s, rcn_entry_t *const *entries, size_t n, int *results) RCN_MUST;
 
 /* Empties every kind's view and the `invalid` records (which are view state: only entries that
@@ -88,8 +90,9 @@ int rcn_store_head (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t
                     uint8_t *hash) RCN_MUST;
 
 /* Calls cb for every origin held, in origin byte order; a non-zero return stops and is returned.
- * Callbacks of heads, scan and read run inside a read transaction: they must not call
- * rcn_store_append or rcn_store_rebuild_views (a map growth would wait for them forever). */
+ * Callbacks of heads, scan and read run inside a read transaction. Store reads called from
+ * them on the same thread read that same snapshot; they must not call rcn_store_append or
+ * rcn_store_rebuild_views (asserted: a map growth would wait for them forever). */
 typedef int (*rcn_head_fn) (const uint8_t origin[RCN_KEY_SIZE], uint64_t seq,
                             const uint8_t hash[RCN_HASH_SIZE], void *ctx);
 int rcn_store_heads (rcn_store_t *s, rcn_head_fn cb, void *ctx) RCN_MUST;

@@ -1,0 +1,1499 @@
+/* store.c — the append-only entry log in LMDB (store.h; DESIGN.md §3).
+ *
+ * Entries are kept in their storage form (sig | signed) under origin | be64(seq), with a hash
+ * index, one head per origin, fork evidence and the views of the record kinds beside them in
+ * one LMDB environment.
+ *
+ * The one decision: ONE write transaction per batch holds the entries, their origins' heads,
+ * the hash index and every kind's view (invariant 4). A batch is all there or not at all, so a
+ * view is never ahead of or behind the log. Everything else is redoing that one transaction:
+ * a full map is grown and the batch run again; a fork found in a batch rebuilds the views
+ * from the stored entries inside the same transaction.
+ *
+ * Every transaction of this process holds the read side of `grow_lock` for its lifetime;
+ * mdb_env_set_mapsize (which remaps) runs only under its write side. */
+#include "rcn/store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <lmdb.h>
+
+#include "rcn/codec.h"
+#include "rcn/log.h"
+
+#define KEY_SIZE       (RCN_KEY_SIZE + 8)            /* origin | be64(seq) */
+#define FORK_KEY_SIZE  (KEY_SIZE + RCN_HASH_SIZE)    /* origin | be64(seq) | hash */
+#define HEAD_SIZE      (8 + RCN_HASH_SIZE)           /* be64(seq) | hash */
+#define FORMAT         "rcn-store-1"
+#define DEFAULT_MAP    ((size_t) 64 << 20)
+#define CORE_DBS       7
+#define WHY_MAX        256
+#define MAYBE_GROWS    8     /* growths tried for a kind's failure inside LMDB, per batch */
+
+/* Internal outcomes of a transaction body, positive so they never meet an RCN_E… code:
+ * the map is full (grow and run again), or a kind failed inside LMDB, most likely on a full
+ * map (grow and run again, a bounded number of times). */
+enum { S_GROW = 1, S_GROW_MAYBE = 2 };
+
+typedef struct {
+    const rcn_kind_t *kind;
+    MDB_dbi dbi[RCN_KIND_MAX_DBS];
+    bool open;                       /* false: readonly store made before this kind existed */
+} kind_slot_t;
+
+struct rcn_store {
+    MDB_env *env;
+    MDB_dbi entries, hashes, heads, forks, forked, invalid, meta;
+    kind_slot_t *kinds;
+    size_t nkinds;
+    rcn_member_fn is_member;
+    void *member_ctx;
+    bool readonly;
+    pthread_rwlock_t grow_lock;
+    bool lock_made;
+    uint64_t map_grows;              /* written under grow_lock's write side */
+    int stale_readers;
+};
+
+typedef int (*txn_fn) (rcn_store_t *s, MDB_txn *txn, void *ctx);
+
+/* ---- encoding ---------------------------------------------------------------------------- */
+
+static void
+be64_put (uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) (v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t
+be64_get (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void
+key_make (uint8_t key[KEY_SIZE], const uint8_t origin[RCN_KEY_SIZE], uint64_t seq)
+{
+    memcpy (key, origin, RCN_KEY_SIZE);
+    be64_put (key + RCN_KEY_SIZE, seq);
+}
+
+static MDB_val
+val (const void *data, size_t size)
+{
+    MDB_val v = { size, (void *) data };
+    return v;
+}
+
+/* Whether stored value v is exactly e, in the storage form sig | signed (entry.h). No crypto. */
+static bool
+raw_equal (const MDB_val *v, const rcn_entry_t *e)
+{
+    const uint8_t *p = v->mv_data;
+    return v->mv_size == rcn_entry_raw_len (e)
+        && memcmp (p, e->sig, RCN_SIG_SIZE) == 0
+        && memcmp (p + RCN_SIG_SIZE, e->signed_bytes, e->signed_len) == 0;
+}
+
+/* "3f2a5b…" — the first 16 hex digits of an origin, for messages. */
+static const char *
+origin_short (const uint8_t *origin, char out[20])
+{
+    char hex[2 * RCN_KEY_SIZE + 1];
+    rcn_hex (origin, RCN_KEY_SIZE, hex);
+    snprintf (out, 20, "%.16s\xe2\x80\xa6", hex);
+    return out;
+}
+
+/* ---- LMDB errors, transactions, map growth ------------------------------------------------ */
+
+static int
+db_fail (const char *what, int mrc)
+{
+    rcn_warn ("store: %s: %s", what, mdb_strerror (mrc));
+    switch (mrc) {
+    case ENOMEM: return RCN_ENOMEM;
+    case EIO: case ENOSPC: case EACCES: case EROFS: case EDQUOT: return RCN_EIO;
+    default: return RCN_EDB;
+    }
+}
+
+/* For writes: MDB_MAP_FULL asks for growth; anything else fails. */
+static int
+db_rc (const char *what, int mrc)
+{
+    if (mrc == MDB_SUCCESS)
+        return RCN_OK;
+    if (mrc == MDB_MAP_FULL)
+        return S_GROW;
+    return db_fail (what, mrc);
+}
+
+/* Another process grew the map: take its size (MDB_MAP_RESIZED). */
+static int
+adopt_map_size (rcn_store_t *s)
+{
+    pthread_rwlock_wrlock (&s->grow_lock);
+    int mrc = mdb_env_set_mapsize (s->env, 0);
+    pthread_rwlock_unlock (&s->grow_lock);
+    if (mrc)
+        return db_fail ("adopting the grown map size", mrc);
+    rcn_info ("store: map grown by another process, adopted");
+    return RCN_OK;
+}
+
+/* Doubles the map. Waits until no transaction of this process is open. */
+static int
+grow (rcn_store_t *s)
+{
+    pthread_rwlock_wrlock (&s->grow_lock);
+    MDB_envinfo info;
+    int mrc = mdb_env_info (s->env, &info);
+    size_t size = info.me_mapsize;
+    if (mrc == MDB_SUCCESS && size > SIZE_MAX / 2)
+        mrc = ENOMEM;
+    if (mrc == MDB_SUCCESS)
+        mrc = mdb_env_set_mapsize (s->env, size * 2);
+    if (mrc == MDB_SUCCESS)
+        s->map_grows++;
+    pthread_rwlock_unlock (&s->grow_lock);
+    if (mrc)
+        return db_fail ("growing the map", mrc);
+    rcn_info ("store: map full, grown from %zu to %zu bytes", size, size * 2);
+    return RCN_OK;
+}
+
+/* Begins a transaction holding the read side of grow_lock; end it with txn_release. */
+static int
+txn_begin (rcn_store_t *s, unsigned flags, MDB_txn **txn)
+{
+    for (;;) {
+        pthread_rwlock_rdlock (&s->grow_lock);
+        int mrc = mdb_txn_begin (s->env, NULL, flags, txn);
+        if (mrc == MDB_SUCCESS)
+            return RCN_OK;
+        pthread_rwlock_unlock (&s->grow_lock);
+        if (mrc != MDB_MAP_RESIZED)
+            return db_fail ("beginning a transaction", mrc);
+        int rc = adopt_map_size (s);
+        if (rc)
+            return rc;
+    }
+}
+
+/* Aborts txn (NULL when already committed) and releases grow_lock. */
+static void
+txn_release (rcn_store_t *s, MDB_txn *txn)
+{
+    if (txn)
+        mdb_txn_abort (txn);
+    pthread_rwlock_unlock (&s->grow_lock);
+}
+
+/* The read transaction this thread has open on a store, if any. A store call made from inside
+ * a callback (a scan's, a view's) joins it: it reads the same snapshot and never begins a
+ * second transaction — which could meet MDB_MAP_RESIZED and wait for growth on a lock its own
+ * thread holds. */
+typedef struct {
+    rcn_store_t *s;
+    MDB_txn *txn;
+} read_slot_t;
+static _Thread_local read_slot_t t_read;
+
+static int
+with_read_txn (rcn_store_t *s, txn_fn fn, void *ctx)
+{
+    if (t_read.s == s)
+        return fn (s, t_read.txn, ctx);
+    MDB_txn *txn;
+    int rc = txn_begin (s, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    read_slot_t outer = t_read;
+    t_read.s = s;
+    t_read.txn = txn;
+    rc = fn (s, txn, ctx);
+    t_read = outer;
+    txn_release (s, txn);
+    return rc;
+}
+
+/* Runs fn in a write transaction and commits, growing the map and running fn again as often
+ * as a full map asks. fn must be safe to run again from scratch. */
+static int
+with_write_txn (rcn_store_t *s, txn_fn fn, void *ctx)
+{
+    if (s->readonly)
+        return RCN_ESTATE;
+    assert (t_read.s != s);     /* a write from inside a read callback would wait on itself */
+    int maybe = 0;
+    for (;;) {
+        MDB_txn *txn;
+        int rc = txn_begin (s, 0, &txn);
+        if (rc)
+            return rc;
+        rc = fn (s, txn, ctx);
+        if (rc == RCN_OK) {
+            rc = db_rc ("committing", mdb_txn_commit (txn));
+            txn = NULL;
+        }
+        txn_release (s, txn);
+        if (rc == S_GROW_MAYBE && ++maybe > MAYBE_GROWS) {
+            rcn_warn ("store: a kind's view update keeps failing inside LMDB; batch abandoned");
+            return RCN_EDB;
+        }
+        if (rc != S_GROW && rc != S_GROW_MAYBE)
+            return rc;
+        rc = grow (s);
+        if (rc)
+            return rc;
+    }
+}
+
+/* ---- small lookups inside a transaction ---------------------------------------------------- */
+
+static int
+head_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *seq, uint8_t *hash)
+{
+    MDB_val k = val (origin, RCN_KEY_SIZE), v;
+    int mrc = mdb_get (txn, s->heads, &k, &v);
+    *seq = 0;
+    if (hash)
+        memset (hash, 0, RCN_HASH_SIZE);
+    if (mrc == MDB_NOTFOUND)
+        return RCN_OK;
+    if (mrc)
+        return db_fail ("reading a head", mrc);
+    if (v.mv_size != HEAD_SIZE)
+        return db_fail ("reading a head", MDB_CORRUPTED);
+    *seq = be64_get (v.mv_data);
+    if (hash)
+        memcpy (hash, (uint8_t *) v.mv_data + 8, RCN_HASH_SIZE);
+    return RCN_OK;
+}
+
+static int
+fork_seq_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *fork_seq)
+{
+    MDB_val k = val (origin, RCN_KEY_SIZE), v;
+    int mrc = mdb_get (txn, s->forked, &k, &v);
+    *fork_seq = 0;
+    if (mrc == MDB_NOTFOUND)
+        return RCN_OK;
+    if (mrc)
+        return db_fail ("reading fork state", mrc);
+    if (v.mv_size != 8)
+        return db_fail ("reading fork state", MDB_CORRUPTED);
+    *fork_seq = be64_get (v.mv_data);
+    return RCN_OK;
+}
+
+/* Whether e is held as fork evidence (identical bytes under origin | seq | *). */
+static int
+fork_held (rcn_store_t *s, MDB_txn *txn, const rcn_entry_t *e, bool *held)
+{
+    uint8_t key[KEY_SIZE];
+    key_make (key, e->h.origin, e->h.seq);
+    MDB_cursor *cur = NULL;
+    *held = false;
+    int mrc = mdb_cursor_open (txn, s->forks, &cur);
+    if (mrc)
+        return db_fail ("opening a cursor on forks", mrc);
+    MDB_val k = val (key, KEY_SIZE), v;
+    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+         mrc == MDB_SUCCESS && k.mv_size == FORK_KEY_SIZE && memcmp (k.mv_data, key, KEY_SIZE) == 0;
+         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT))
+        if (raw_equal (&v, e)) {
+            *held = true;
+            break;
+        }
+    mdb_cursor_close (cur);
+    return RCN_OK;
+}
+
+/* Stored raw value -> trusted entry with its hash computed (kinds read e->hash). */
+static int
+entry_from_stored (const MDB_val *v, rcn_entry_t **out)
+{
+    int rc = rcn_entry_from_raw (v->mv_data, v->mv_size, true, out);
+    if (rc)
+        return db_fail ("a stored entry does not parse", MDB_CORRUPTED);
+    (void) rcn_entry_hash (*out);
+    return RCN_OK;
+}
+
+static int
+get_by_hash_in (rcn_store_t *s, MDB_txn *txn, const uint8_t *hash, rcn_entry_t **out)
+{
+    MDB_val k = val (hash, RCN_HASH_SIZE), v;
+    *out = NULL;
+    int mrc = mdb_get (txn, s->hashes, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return RCN_ENOTFOUND;
+    if (mrc)
+        return db_fail ("reading the hash index", mrc);
+    k = v;
+    mrc = mdb_get (txn, s->entries, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return db_fail ("hash index points to no entry", MDB_CORRUPTED);
+    if (mrc)
+        return db_fail ("reading an entry", mrc);
+    return entry_from_stored (&v, out);
+}
+
+static const kind_slot_t *
+kind_find (rcn_store_t *s, uint32_t kind)
+{
+    for (size_t i = 0; i < s->nkinds; i++)
+        if (s->kinds[i].kind->kind == kind)
+            return &s->kinds[i];
+    return NULL;
+}
+
+static void
+view_make (rcn_store_t *s, const kind_slot_t *ks, MDB_txn *txn, rcn_view_t *v)
+{
+    memset (v, 0, sizeof *v);
+    v->txn = txn;
+    v->store = s;
+    if (ks)
+        memcpy (v->dbi, ks->dbi, sizeof v->dbi);
+}
+
+/* ---- views --------------------------------------------------------------------------------- */
+
+/* A kind's apply failed with a code other than RCN_EBODY. If its own mdb_put hit a full map,
+ * the error reaches us in the kind's words; the transaction is then broken, and a probe
+ * write tells (the batch is aborted anyway, so the probe costs nothing). */
+static int
+kind_failure (rcn_store_t *s, MDB_txn *txn, const rcn_kind_t *k, int rc)
+{
+    static const char probe[] = "probe";
+    MDB_val pk = val (probe, sizeof probe - 1), pv = val ("", 0);
+    int mrc = mdb_put (txn, s->meta, &pk, &pv, 0);
+    if (mrc == MDB_MAP_FULL || mrc == MDB_BAD_TXN)
+        return S_GROW_MAYBE;
+    rcn_warn ("store: kind %s failed (%s); batch abandoned", k->name, rcn_strerror (rc));
+    return rc;
+}
+
+/* Applies stored entry e to its kind's view, or records it invalid (invariant 9). */
+static int
+apply_entry (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e)
+{
+    char why[WHY_MAX] = "";
+    const kind_slot_t *ks = kind_find (s, e->h.kind);
+    if (!ks) {
+        snprintf (why, sizeof why, "unknown kind %" PRIu32, e->h.kind);
+    } else {
+        if (!ks->kind->apply)
+            return RCN_OK;
+        rcn_view_t v;
+        view_make (s, ks, txn, &v);
+        int rc = ks->kind->apply (&v, e, why, sizeof why);
+        if (rc == RCN_OK)
+            return RCN_OK;
+        if (rc != RCN_EBODY)
+            return kind_failure (s, txn, ks->kind, rc);
+        if (!why[0])
+            snprintf (why, sizeof why, "rejected by kind %s", ks->kind->name);
+    }
+    MDB_val k = val (rcn_entry_hash (e), RCN_HASH_SIZE), v = val (why, strlen (why));
+    return db_rc ("recording an invalid entry", mdb_put (txn, s->invalid, &k, &v, 0));
+}
+
+/* Empties every view (and the invalid records, which are view state) and applies every
+ * stored entry again in origin, then seq order, skipping forked ranges (invariant 7). */
+static int
+rebuild_in (rcn_store_t *s, MDB_txn *txn)
+{
+    MDB_cursor *cur = NULL;
+    rcn_entry_t *e = NULL;
+    int rc = RCN_OK, mrc;
+    for (size_t i = 0; i < s->nkinds; i++)
+        for (size_t j = 0; s->kinds[i].kind->dbs && s->kinds[i].kind->dbs[j]; j++)
+            if ((mrc = mdb_drop (txn, s->kinds[i].dbi[j], 0)) != 0) {
+                rc = db_rc ("emptying a view", mrc);
+                goto done;
+            }
+    if ((mrc = mdb_drop (txn, s->invalid, 0)) != 0) {
+        rc = db_rc ("emptying invalid records", mrc);
+        goto done;
+    }
+    if ((mrc = mdb_cursor_open (txn, s->entries, &cur)) != 0) {
+        rc = db_fail ("opening a cursor on entries", mrc);
+        goto done;
+    }
+    uint8_t origin[RCN_KEY_SIZE];
+    uint64_t fork_seq = 0;
+    bool have = false;
+    MDB_val k, v;
+    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != KEY_SIZE) {
+            rc = db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
+            goto done;
+        }
+        if (!have || memcmp (origin, k.mv_data, RCN_KEY_SIZE) != 0) {
+            memcpy (origin, k.mv_data, RCN_KEY_SIZE);
+            have = true;
+            if ((rc = fork_seq_get (s, txn, origin, &fork_seq)) != RCN_OK)
+                goto done;
+        }
+        if (fork_seq && be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE) >= fork_seq)
+            continue;
+        if ((rc = entry_from_stored (&v, &e)) != RCN_OK)
+            goto done;
+        rc = apply_entry (s, txn, e);
+        rcn_entry_destroy (&e);
+        if (rc)
+            goto done;
+    }
+    if (mrc != MDB_NOTFOUND)
+        rc = db_fail ("walking entries", mrc);
+done:
+    rcn_entry_destroy (&e);
+    if (cur)
+        mdb_cursor_close (cur);
+    return rc;
+}
+
+/* ---- append -------------------------------------------------------------------------------- */
+
+typedef struct {
+    rcn_entry_t *const *entries;
+    size_t n;
+    int *results;
+} append_ctx_t;
+
+/* Keeps e, a different entry at a held (origin, seq), as fork evidence. */
+static int
+record_fork (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, bool *rebuild)
+{
+    uint8_t key[FORK_KEY_SIZE], seq_be[8];
+    key_make (key, e->h.origin, e->h.seq);
+    memcpy (key + KEY_SIZE, rcn_entry_hash (e), RCN_HASH_SIZE);
+    MDB_val k = val (key, FORK_KEY_SIZE), v = val (NULL, rcn_entry_raw_len (e));
+    int mrc = mdb_put (txn, s->forks, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE);
+    if (mrc)
+        return db_rc ("storing fork evidence", mrc);
+    rcn_entry_raw_write (e, v.mv_data);
+    uint64_t fork_seq;
+    int rc = fork_seq_get (s, txn, e->h.origin, &fork_seq);
+    if (rc || (fork_seq && fork_seq <= e->h.seq))
+        return rc;
+    be64_put (seq_be, e->h.seq);
+    k = val (e->h.origin, RCN_KEY_SIZE);
+    v = val (seq_be, 8);
+    *rebuild = true;
+    return db_rc ("marking an origin forked", mdb_put (txn, s->forked, &k, &v, 0));
+}
+
+/* Judges e against the log as this transaction sees it (earlier entries of the batch
+ * included) and stores it. *result gets the per-entry outcome; the return is a hard error. */
+static int
+append_one (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result, bool *rebuild)
+{
+    uint8_t key[KEY_SIZE], head_hash[RCN_HASH_SIZE], head_val[HEAD_SIZE];
+    uint64_t head, fork_seq;
+    key_make (key, e->h.origin, e->h.seq);
+    MDB_val k = val (key, KEY_SIZE), v;
+    int rc, mrc = mdb_get (txn, s->entries, &k, &v);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return db_fail ("reading an entry", mrc);
+    bool taken = mrc == MDB_SUCCESS;
+
+    /* Duplicates go before any check that costs crypto upstream. */
+    if (taken && raw_equal (&v, e)) {
+        *result = RCN_EDUP;
+        return RCN_OK;
+    }
+    if (taken) {
+        bool held;
+        if ((rc = fork_held (s, txn, e, &held)) != RCN_OK)
+            return rc;
+        if (held) {
+            *result = RCN_EDUP;
+            return RCN_OK;
+        }
+    }
+    if (!e->verified) {
+        *result = RCN_EUNVERIFIED;
+        return RCN_OK;
+    }
+    if (!s->is_member (e->h.origin, s->member_ctx)) {
+        *result = RCN_EORIGIN;
+        return RCN_OK;
+    }
+    if (taken) {
+        *result = RCN_EFORK;
+        return record_fork (s, txn, e, rebuild);
+    }
+    if ((rc = head_get (s, txn, e->h.origin, &head, head_hash)) != RCN_OK)
+        return rc;
+    if (e->h.seq > head + 1) {
+        *result = RCN_EGAP;
+        return RCN_OK;
+    }
+    if (e->h.seq <= head) {     /* below the head yet not held: the store lost an entry */
+        char o[20];
+        rcn_warn ("store: origin %s holds head %" PRIu64 " but no seq %" PRIu64,
+                  origin_short (e->h.origin, o), head, e->h.seq);
+        return RCN_EDB;
+    }
+    if (memcmp (e->h.prev, head_hash, RCN_HASH_SIZE) != 0) {
+        *result = RCN_ECHAIN;
+        return RCN_OK;
+    }
+
+    const uint8_t *hash = rcn_entry_hash (e);
+    v = val (NULL, rcn_entry_raw_len (e));
+    if ((rc = db_rc ("storing an entry",
+                     mdb_put (txn, s->entries, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE))) != RCN_OK)
+        return rc;
+    rcn_entry_raw_write (e, v.mv_data);
+    MDB_val hk = val (hash, RCN_HASH_SIZE);
+    if ((rc = db_rc ("indexing an entry",
+                     mdb_put (txn, s->hashes, &hk, &k, MDB_NOOVERWRITE))) != RCN_OK)
+        return rc;
+    be64_put (head_val, e->h.seq);
+    memcpy (head_val + 8, hash, RCN_HASH_SIZE);
+    MDB_val ok = val (e->h.origin, RCN_KEY_SIZE), hv = val (head_val, HEAD_SIZE);
+    if ((rc = db_rc ("moving a head", mdb_put (txn, s->heads, &ok, &hv, 0))) != RCN_OK)
+        return rc;
+    *result = RCN_OK;
+
+    if ((rc = fork_seq_get (s, txn, e->h.origin, &fork_seq)) != RCN_OK)
+        return rc;
+    if (fork_seq && e->h.seq >= fork_seq)
+        return RCN_OK;
+    return apply_entry (s, txn, e);
+}
+
+static int
+append_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    append_ctx_t *a = ctx;
+    bool rebuild = false;
+    for (size_t i = 0; i < a->n; i++) {
+        a->results[i] = RCN_OK;
+        int rc = append_one (s, txn, a->entries[i], &a->results[i], &rebuild);
+        if (rc)
+            return rc;
+    }
+    return rebuild ? rebuild_in (s, txn) : RCN_OK;
+}
+
+int
+rcn_store_append (rcn_store_t *s, rcn_entry_t *const *entries, size_t n, int *results)
+{
+    assert (s && (entries || n == 0) && (results || n == 0));
+    if (n == 0)
+        return RCN_OK;
+    append_ctx_t a = { entries, n, results };
+    int rc = with_write_txn (s, append_txn, &a);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (results[i] == RCN_EFORK) {
+            char o[20];
+            rcn_warn ("store: origin %s signed two entries at seq %" PRIu64 ": forked",
+                      origin_short (entries[i]->h.origin, o), entries[i]->h.seq);
+        }
+    return RCN_OK;
+}
+
+static int
+rebuild_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    (void) ctx;
+    return rebuild_in (s, txn);
+}
+
+int
+rcn_store_rebuild_views (rcn_store_t *s)
+{
+    assert (s);
+    return with_write_txn (s, rebuild_txn, NULL);
+}
+
+/* ---- open and close ------------------------------------------------------------------------ */
+
+static int
+dbi_open (MDB_txn *txn, const char *name, bool create, MDB_dbi *dbi)
+{
+    return mdb_dbi_open (txn, name, create ? MDB_CREATE : 0, dbi);
+}
+
+/* Opens (or creates) every database and checks the format marker. */
+static int
+open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whylen)
+{
+    struct { const char *name; MDB_dbi *dbi; } core[CORE_DBS] = {
+        { "meta", &s->meta }, { "entries", &s->entries }, { "hashes", &s->hashes },
+        { "heads", &s->heads }, { "forks", &s->forks }, { "forked", &s->forked },
+        { "invalid", &s->invalid },
+    };
+    bool create = !s->readonly;
+    for (int i = 0; i < CORE_DBS; i++) {
+        int mrc = dbi_open (txn, core[i].name, create, core[i].dbi);
+        if (mrc == MDB_NOTFOUND) {
+            rcn_errf (why, whylen, "%s: not an rcn store (no %s database)", path, core[i].name);
+            return RCN_EVERSION;
+        }
+        if (mrc) {
+            rcn_errf (why, whylen, "%s: opening database %s: %s", path, core[i].name,
+                      mdb_strerror (mrc));
+            return db_fail ("opening a database", mrc);
+        }
+    }
+    static const char fkey[] = "format";
+    MDB_val k = val (fkey, sizeof fkey - 1), v;
+    int mrc = mdb_get (txn, s->meta, &k, &v);
+    if (mrc == MDB_NOTFOUND && create) {
+        v = val (FORMAT, strlen (FORMAT));
+        mrc = mdb_put (txn, s->meta, &k, &v, 0);
+    } else if (mrc == MDB_SUCCESS
+               && (v.mv_size != strlen (FORMAT) || memcmp (v.mv_data, FORMAT, v.mv_size) != 0)) {
+        rcn_errf (why, whylen, "%s: store format is \"%.*s\", this build reads \"%s\"", path,
+                  (int) (v.mv_size < 64 ? v.mv_size : 64), (const char *) v.mv_data, FORMAT);
+        return RCN_EVERSION;
+    } else if (mrc == MDB_NOTFOUND) {
+        rcn_errf (why, whylen, "%s: not an rcn store (no format marker)", path);
+        return RCN_EVERSION;
+    }
+    if (mrc) {
+        rcn_errf (why, whylen, "%s: format marker: %s", path, mdb_strerror (mrc));
+        return db_fail ("format marker", mrc);
+    }
+    for (size_t i = 0; i < s->nkinds; i++) {
+        kind_slot_t *ks = &s->kinds[i];
+        ks->open = true;
+        for (size_t j = 0; ks->kind->dbs && ks->kind->dbs[j]; j++) {
+            mrc = dbi_open (txn, ks->kind->dbs[j], create, &ks->dbi[j]);
+            if (mrc == MDB_NOTFOUND) {      /* readonly, written before this kind existed */
+                ks->open = false;
+                break;
+            }
+            if (mrc) {
+                rcn_errf (why, whylen, "%s: opening database %s: %s", path, ks->kind->dbs[j],
+                          mdb_strerror (mrc));
+                return db_fail ("opening a view database", mrc);
+            }
+        }
+    }
+    return RCN_OK;
+}
+
+/* Creates `path` 0700 when absent (writable stores); it must be a directory. */
+static int
+dir_ready (const char *path, bool readonly, char *why, size_t whylen)
+{
+    struct stat st;
+    if (!readonly && mkdir (path, 0700) != 0 && errno != EEXIST) {
+        rcn_errf (why, whylen, "%s: cannot create directory: %s", path, strerror (errno));
+        return RCN_EIO;
+    }
+    if (stat (path, &st) != 0 || !S_ISDIR (st.st_mode)) {
+        rcn_errf (why, whylen, "%s: no store directory here", path);
+        return RCN_EIO;
+    }
+    return RCN_OK;
+}
+
+/* A new store's directory entries (data.mdb, lock.mdb, and the directory itself in its
+ * parent) must survive a power loss too: fsync the directory and its parent once. */
+static int
+sync_new_dir (const char *path)
+{
+    char parent[PATH_MAX];
+    snprintf (parent, sizeof parent, "%s", path);
+    char *slash = strrchr (parent, '/');
+    if (slash == parent)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf (parent, sizeof parent, ".");
+    const char *dirs[] = { path, parent };
+    for (int i = 0; i < 2; i++) {
+        int fd = open (dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        int r = fsync (fd);
+        close (fd);
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+rcn_store_open (const char *path, const rcn_store_opts_t *opts, rcn_store_t **out,
+                char *why, size_t whylen)
+{
+    assert (path && opts && out);
+    assert (opts->readonly || opts->is_member);
+    *out = NULL;
+    MDB_txn *txn = NULL;
+    int rc = RCN_ENOMEM, mrc;
+    rcn_store_t *s = calloc (1, sizeof *s);
+    if (!s)
+        goto fail;
+    s->readonly = opts->readonly;
+    s->is_member = opts->is_member;
+    s->member_ctx = opts->member_ctx;
+    if (pthread_rwlock_init (&s->grow_lock, NULL) != 0)
+        goto fail;
+    s->lock_made = true;
+
+    size_t ndbs = 0;
+    for (size_t i = 0; opts->kinds && opts->kinds[i]; i++)
+        s->nkinds++;
+    if (s->nkinds && !(s->kinds = calloc (s->nkinds, sizeof *s->kinds)))
+        goto fail;
+    for (size_t i = 0; i < s->nkinds; i++) {
+        s->kinds[i].kind = opts->kinds[i];
+        size_t j = 0;
+        while (opts->kinds[i]->dbs && opts->kinds[i]->dbs[j])
+            j++;
+        assert (j <= RCN_KIND_MAX_DBS);
+        ndbs += j;
+    }
+
+    if ((rc = dir_ready (path, s->readonly, why, whylen)) != RCN_OK)
+        goto fail;
+    /* An existing environment keeps the map size it grew to (LMDB would shrink it to the
+     * configured size, down to what is used); the configured size is a floor. Readonly
+     * opens take the writer's size and follow its growth (MDB_MAP_RESIZED). */
+    char data[PATH_MAX];
+    struct stat st;
+    MDB_envinfo info;
+    snprintf (data, sizeof data, "%s/data.mdb", path);
+    bool existing = stat (data, &st) == 0;
+    rc = RCN_EDB;
+    if ((mrc = mdb_env_create (&s->env)) != 0) {
+        rcn_errf (why, whylen, "%s: %s", path, mdb_strerror (mrc));
+        goto fail;
+    }
+    unsigned flags = MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0)
+                   | (opts->unsafe_nosync ? MDB_NOSYNC : 0);
+    size_t maxdbs = CORE_DBS + ndbs + 8 > 32 ? CORE_DBS + ndbs + 8 : 32;
+    size_t map_size = opts->map_size ? opts->map_size : DEFAULT_MAP;
+    if ((mrc = mdb_env_set_maxdbs (s->env, (MDB_dbi) maxdbs)) != 0
+        || (!s->readonly && !existing && (mrc = mdb_env_set_mapsize (s->env, map_size)) != 0)
+        || (mrc = mdb_env_open (s->env, path, flags, 0600)) != 0
+        || (mrc = mdb_env_info (s->env, &info)) != 0
+        || (!s->readonly && info.me_mapsize < map_size
+            && (mrc = mdb_env_set_mapsize (s->env, map_size)) != 0)) {
+        rcn_errf (why, whylen, "%s: opening the LMDB environment: %s", path, mdb_strerror (mrc));
+        rc = mrc == ENOENT ? RCN_EIO : db_fail ("opening the environment", mrc);
+        goto fail;
+    }
+    if (opts->unsafe_nosync)
+        rcn_warn ("store: opened with unsafe_nosync: commits are not synced (invariant 5 off)");
+
+    int dead = 0;
+    if ((mrc = mdb_reader_check (s->env, &dead)) != 0) {
+        rcn_errf (why, whylen, "%s: checking reader slots: %s", path, mdb_strerror (mrc));
+        rc = db_fail ("checking reader slots", mrc);
+        goto fail;
+    }
+    s->stale_readers = dead;
+    if (dead > 0)
+        rcn_info ("store: cleared %d stale reader slot(s) left by dead processes", dead);
+
+    if ((rc = txn_begin (s, s->readonly ? MDB_RDONLY : 0, &txn)) != RCN_OK) {
+        rcn_errf (why, whylen, "%s: cannot begin a transaction", path);
+        goto fail;
+    }
+    if ((rc = open_dbs (s, txn, path, why, whylen)) != RCN_OK) {
+        txn_release (s, txn);
+        goto fail;
+    }
+    mrc = mdb_txn_commit (txn);     /* keeps the database handles, also for a read txn */
+    txn_release (s, NULL);
+    if (mrc) {
+        rcn_errf (why, whylen, "%s: committing the databases: %s", path, mdb_strerror (mrc));
+        rc = db_fail ("committing the databases", mrc);
+        goto fail;
+    }
+    if (!existing && !s->readonly && sync_new_dir (path) != 0) {
+        rcn_errf (why, whylen, "%s: syncing the new store's directory: %s", path, strerror (errno));
+        rc = RCN_EIO;
+        goto fail;
+    }
+    *out = s;
+    return RCN_OK;
+fail:
+    if (rc == RCN_ENOMEM)
+        rcn_errf (why, whylen, "%s: out of memory", path);
+    rcn_store_destroy (&s);
+    return rc;
+}
+
+void
+rcn_store_destroy (rcn_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rcn_store_t *s = *self_p;
+    if (s->env)
+        mdb_env_close (s->env);
+    if (s->lock_made)
+        pthread_rwlock_destroy (&s->grow_lock);
+    free (s->kinds);
+    free (s);
+    *self_p = NULL;
+}
+
+/* ---- reads --------------------------------------------------------------------------------- */
+
+typedef struct {
+    const rcn_entry_t *e;
+    bool *held;
+} holds_ctx_t;
+
+static int
+holds_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    holds_ctx_t *c = ctx;
+    uint8_t key[KEY_SIZE];
+    key_make (key, c->e->h.origin, c->e->h.seq);
+    MDB_val k = val (key, KEY_SIZE), v;
+    int mrc = mdb_get (txn, s->entries, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return RCN_OK;
+    if (mrc)
+        return db_fail ("reading an entry", mrc);
+    if (raw_equal (&v, c->e)) {
+        *c->held = true;
+        return RCN_OK;
+    }
+    return fork_held (s, txn, c->e, c->held);
+}
+
+int
+rcn_store_holds (rcn_store_t *s, const rcn_entry_t *e, bool *held)
+{
+    assert (s && e && held);
+    *held = false;
+    holds_ctx_t c = { e, held };
+    return with_read_txn (s, holds_txn, &c);
+}
+
+typedef struct {
+    const uint8_t *origin;
+    uint64_t *seq;
+    uint8_t *hash;
+} head_ctx_t;
+
+static int
+head_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    head_ctx_t *c = ctx;
+    return head_get (s, txn, c->origin, c->seq, c->hash);
+}
+
+int
+rcn_store_head (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t *seq, uint8_t *hash)
+{
+    assert (s && origin && seq);
+    head_ctx_t c = { origin, seq, hash };
+    return with_read_txn (s, head_txn, &c);
+}
+
+typedef struct {
+    rcn_head_fn cb;
+    void *ctx;
+} heads_ctx_t;
+
+static int
+heads_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    heads_ctx_t *c = ctx;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->heads, &cur);
+    if (mrc)
+        return db_fail ("opening a cursor on heads", mrc);
+    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS && rc == RCN_OK;
+         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != RCN_KEY_SIZE || v.mv_size != HEAD_SIZE) {
+            rc = db_fail ("a head has the wrong size", MDB_CORRUPTED);
+            break;
+        }
+        const uint8_t *p = v.mv_data;
+        rc = c->cb (k.mv_data, be64_get (p), p + 8, c->ctx);
+    }
+    if (rc == RCN_OK && mrc != MDB_NOTFOUND)
+        rc = db_fail ("walking heads", mrc);
+    mdb_cursor_close (cur);
+    return rc;
+}
+
+int
+rcn_store_heads (rcn_store_t *s, rcn_head_fn cb, void *ctx)
+{
+    assert (s && cb);
+    heads_ctx_t c = { cb, ctx };
+    return with_read_txn (s, heads_txn, &c);
+}
+
+typedef struct {
+    const uint8_t *origin;        /* get: origin and seq; get_by_hash: hash */
+    uint64_t seq;
+    const uint8_t *hash;
+    rcn_entry_t **out;
+} get_ctx_t;
+
+static int
+get_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    get_ctx_t *c = ctx;
+    if (c->hash)
+        return get_by_hash_in (s, txn, c->hash, c->out);
+    uint8_t key[KEY_SIZE];
+    key_make (key, c->origin, c->seq);
+    MDB_val k = val (key, KEY_SIZE), v;
+    int mrc = mdb_get (txn, s->entries, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return RCN_ENOTFOUND;
+    if (mrc)
+        return db_fail ("reading an entry", mrc);
+    return entry_from_stored (&v, c->out);
+}
+
+int
+rcn_store_get (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq, rcn_entry_t **out)
+{
+    assert (s && origin && out);
+    *out = NULL;
+    get_ctx_t c = { origin, seq, NULL, out };
+    return with_read_txn (s, get_txn, &c);
+}
+
+int
+rcn_store_get_by_hash (rcn_store_t *s, const uint8_t hash[RCN_HASH_SIZE], rcn_entry_t **out)
+{
+    assert (s && hash && out);
+    *out = NULL;
+    get_ctx_t c = { NULL, 0, hash, out };
+    return with_read_txn (s, get_txn, &c);
+}
+
+typedef struct {
+    const uint8_t *origin;
+    uint64_t from_seq;
+    rcn_entry_fn cb;
+    void *ctx;
+} scan_ctx_t;
+
+static int
+scan_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    scan_ctx_t *c = ctx;
+    MDB_cursor *cur = NULL;
+    rcn_entry_t *e = NULL;
+    uint8_t key[KEY_SIZE];
+    uint64_t from = c->from_seq ? c->from_seq : 1;
+    int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->entries, &cur);
+    if (mrc)
+        return db_fail ("opening a cursor on entries", mrc);
+    if (c->origin)
+        key_make (key, c->origin, from);
+    else
+        memset (key, 0, KEY_SIZE);
+    MDB_val k = val (key, KEY_SIZE), v;
+    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != KEY_SIZE) {
+            rc = db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
+            goto done;
+        }
+        if (c->origin && memcmp (k.mv_data, c->origin, RCN_KEY_SIZE) != 0)
+            break;
+        uint64_t seq = be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE);
+        if (seq < from) {           /* every origin: jump to this one's from_seq */
+            key_make (key, k.mv_data, from);
+            k = val (key, KEY_SIZE);
+            if ((mrc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE)) != MDB_SUCCESS)
+                break;
+            if (k.mv_size != KEY_SIZE) {
+                rc = db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
+                goto done;
+            }
+            if (be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE) < from)
+                continue;           /* next origin, still below from: judge it again */
+        }
+        if ((rc = entry_from_stored (&v, &e)) != RCN_OK)
+            goto done;
+        rc = c->cb (e, c->ctx);
+        rcn_entry_destroy (&e);
+        if (rc)
+            goto done;
+    }
+    if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        rc = db_fail ("walking entries", mrc);
+done:
+    rcn_entry_destroy (&e);
+    mdb_cursor_close (cur);
+    return rc;
+}
+
+int
+rcn_store_scan (rcn_store_t *s, const uint8_t *origin, uint64_t from_seq, rcn_entry_fn cb, void *ctx)
+{
+    assert (s && cb);
+    scan_ctx_t c = { origin, from_seq, cb, ctx };
+    return with_read_txn (s, scan_txn, &c);
+}
+
+typedef struct {
+    const uint8_t *key;
+    size_t key_len;
+    MDB_dbi dbi;
+    char *buf;                  /* invalid_reason: text out */
+    size_t len;
+    uint64_t *seq;              /* forked: be64 value out */
+} lookup_ctx_t;
+
+static int
+lookup_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    (void) s;
+    lookup_ctx_t *c = ctx;
+    MDB_val k = val (c->key, c->key_len), v;
+    int mrc = mdb_get (txn, c->dbi, &k, &v);
+    if (mrc == MDB_NOTFOUND)
+        return RCN_ENOTFOUND;
+    if (mrc)
+        return db_fail ("reading", mrc);
+    if (c->seq) {
+        if (v.mv_size != 8)
+            return db_fail ("reading fork state", MDB_CORRUPTED);
+        *c->seq = be64_get (v.mv_data);
+    }
+    if (c->buf && c->len) {
+        size_t n = v.mv_size < c->len - 1 ? v.mv_size : c->len - 1;
+        memcpy (c->buf, v.mv_data, n);
+        c->buf[n] = '\0';
+    }
+    return RCN_OK;
+}
+
+int
+rcn_store_invalid_reason (rcn_store_t *s, const uint8_t hash[RCN_HASH_SIZE], char *buf, size_t len)
+{
+    assert (s && hash);
+    if (buf && len)
+        buf[0] = '\0';
+    lookup_ctx_t c = { hash, RCN_HASH_SIZE, s->invalid, buf, len, NULL };
+    return with_read_txn (s, lookup_txn, &c);
+}
+
+int
+rcn_store_forked (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t *fork_seq)
+{
+    assert (s && origin && fork_seq);
+    *fork_seq = 0;
+    lookup_ctx_t c = { origin, RCN_KEY_SIZE, s->forked, NULL, 0, fork_seq };
+    int rc = with_read_txn (s, lookup_txn, &c);
+    return rc == RCN_ENOTFOUND ? RCN_OK : rc;
+}
+
+typedef struct {
+    const kind_slot_t *ks;
+    rcn_view_fn fn;
+    void *ctx;
+} read_ctx_t;
+
+static int
+read_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    read_ctx_t *c = ctx;
+    rcn_view_t v;
+    view_make (s, c->ks, txn, &v);
+    return c->fn (&v, c->ctx);
+}
+
+int
+rcn_store_read (rcn_store_t *s, const rcn_kind_t *k, rcn_view_fn fn, void *ctx)
+{
+    assert (s && fn);
+    read_ctx_t c = { NULL, fn, ctx };
+    if (k) {
+        c.ks = kind_find (s, k->kind);
+        if (!c.ks || !c.ks->open)
+            return RCN_ENOTFOUND;
+    }
+    return with_read_txn (s, read_txn, &c);
+}
+
+int
+rcn_view_get_by_hash (const rcn_view_t *v, const uint8_t hash[RCN_HASH_SIZE], rcn_entry_t **out)
+{
+    assert (v && v->store && v->txn && hash && out);
+    return get_by_hash_in (v->store, v->txn, hash, out);
+}
+
+int
+rcn_view_is_invalid (const rcn_view_t *v, const uint8_t hash[RCN_HASH_SIZE], int *invalid)
+{
+    assert (v && v->store && v->txn && hash && invalid);
+    MDB_val k = val (hash, RCN_HASH_SIZE), d;
+    int mrc = mdb_get (v->txn, v->store->invalid, &k, &d);
+    *invalid = mrc == MDB_SUCCESS;
+    if (mrc && mrc != MDB_NOTFOUND)
+        return db_fail ("reading invalid records", mrc);
+    return RCN_OK;
+}
+
+static int
+stats_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    rcn_store_stats_t *st = ctx;
+    struct { MDB_dbi dbi; uint64_t *count; } dbs[] = {
+        { s->entries, &st->entries }, { s->heads, &st->origins },
+        { s->invalid, &st->invalid }, { s->forks, &st->forks },
+    };
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0]; i++) {
+        MDB_stat ms;
+        int mrc = mdb_stat (txn, dbs[i].dbi, &ms);
+        if (mrc)
+            return db_fail ("reading statistics", mrc);
+        *dbs[i].count = ms.ms_entries;
+    }
+    MDB_envinfo info;
+    int mrc = mdb_env_info (s->env, &info);
+    if (mrc)
+        return db_fail ("reading environment info", mrc);
+    st->map_size = info.me_mapsize;
+    st->map_grows = s->map_grows;       /* grow_lock's read side is held */
+    st->stale_readers = s->stale_readers;
+    return RCN_OK;
+}
+
+int
+rcn_store_stats (rcn_store_t *s, rcn_store_stats_t *out)
+{
+    assert (s && out);
+    memset (out, 0, sizeof *out);
+    return with_read_txn (s, stats_txn, out);
+}
+
+/* ---- backup -------------------------------------------------------------------------------- */
+
+static int
+fsync_path (const char *path, int flags)
+{
+    int fd = open (path, flags | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int r = fsync (fd);
+    close (fd);
+    return r;
+}
+
+/* dest must not exist (it is created 0700; *made) or be an empty directory. */
+static int
+backup_dest_ready (const char *dest, bool *made, char *why, size_t whylen)
+{
+    *made = mkdir (dest, 0700) == 0;
+    if (*made)
+        return RCN_OK;
+    if (errno != EEXIST) {
+        rcn_errf (why, whylen, "%s: cannot create backup directory: %s", dest, strerror (errno));
+        return RCN_EIO;
+    }
+    DIR *d = opendir (dest);
+    if (!d) {
+        rcn_errf (why, whylen, "%s: exists and is not a usable directory: %s", dest,
+                  strerror (errno));
+        return RCN_EIO;
+    }
+    struct dirent *de;
+    bool empty = true;
+    while (empty && (de = readdir (d)) != NULL)
+        if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
+            empty = false;
+    closedir (d);
+    if (!empty) {
+        rcn_errf (why, whylen, "%s: exists and is not empty; refusing to back up into it", dest);
+        return RCN_EIO;
+    }
+    return RCN_OK;
+}
+
+int
+rcn_store_backup (rcn_store_t *s, const char *dest, char *why, size_t whylen)
+{
+    assert (s && dest);
+    char data[PATH_MAX], parent[PATH_MAX];
+    bool made = false;
+    int rc, mrc;
+    if (snprintf (data, sizeof data, "%s/data.mdb", dest) >= (int) sizeof data) {
+        rcn_errf (why, whylen, "backup path too long");
+        return RCN_EINVAL;
+    }
+    if ((rc = backup_dest_ready (dest, &made, why, whylen)) != RCN_OK)
+        return rc;
+    for (;;) {
+        pthread_rwlock_rdlock (&s->grow_lock);
+        mrc = mdb_env_copy2 (s->env, dest, MDB_CP_COMPACT);
+        pthread_rwlock_unlock (&s->grow_lock);
+        if (mrc != MDB_MAP_RESIZED)
+            break;
+        if ((rc = adopt_map_size (s)) != RCN_OK)
+            goto fail;
+    }
+    if (mrc) {
+        rcn_errf (why, whylen, "%s: copying the store: %s", dest, mdb_strerror (mrc));
+        rc = db_fail ("backup copy", mrc);
+        goto fail;
+    }
+    chmod (data, 0600);             /* a backup is as private as the log it copies */
+    snprintf (parent, sizeof parent, "%s", dest);
+    char *slash = strrchr (parent, '/');
+    if (slash)
+        *(slash == parent ? slash + 1 : slash) = '\0';
+    if (fsync_path (data, O_RDONLY) != 0 || fsync_path (dest, O_RDONLY | O_DIRECTORY) != 0
+        || fsync_path (slash ? parent : ".", O_RDONLY | O_DIRECTORY) != 0) {
+        rcn_errf (why, whylen, "%s: syncing the backup: %s", dest, strerror (errno));
+        rc = RCN_EIO;
+        goto fail;
+    }
+    rcn_info ("store: backup written and synced");
+    return RCN_OK;
+fail:
+    unlink (data);      /* the directory was empty: data.mdb can only be ours */
+    if (made)
+        rmdir (dest);
+    return rc;
+}
+
+/* ---- check (verify-log) -------------------------------------------------------------------- */
+
+typedef struct {
+    rcn_member_fn is_member;
+    void *member_ctx;
+    uint64_t *checked;
+    char *why;
+    size_t whylen;
+} check_ctx_t;
+
+/* Names a fault: "origin 3f2a5b…(16 hex) seq 42: <what>". Returns rc. */
+static int
+fault (check_ctx_t *c, int rc, const uint8_t *origin, uint64_t seq, const char *fmt, ...)
+    __attribute__((format (printf, 5, 6)));
+
+static int
+fault (check_ctx_t *c, int rc, const uint8_t *origin, uint64_t seq, const char *fmt, ...)
+{
+    char what[WHY_MAX], o[20];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (what, sizeof what, fmt, ap);
+    va_end (ap);
+    if (origin)
+        rcn_errf (c->why, c->whylen, "origin %s seq %" PRIu64 ": %s", origin_short (origin, o),
+                  seq, what);
+    else
+        rcn_errf (c->why, c->whylen, "%s", what);
+    return rc;
+}
+
+static int
+check_head (rcn_store_t *s, MDB_txn *txn, check_ctx_t *c, const uint8_t *origin,
+            uint64_t seq, const uint8_t *hash)
+{
+    uint64_t head;
+    uint8_t head_hash[RCN_HASH_SIZE];
+    int rc = head_get (s, txn, origin, &head, head_hash);
+    if (rc)
+        return fault (c, rc, origin, seq, "head unreadable");
+    if (head != seq)
+        return fault (c, RCN_EDB, origin, seq, "log ends here but the head says seq %" PRIu64, head);
+    if (memcmp (head_hash, hash, RCN_HASH_SIZE) != 0)
+        return fault (c, RCN_EDB, origin, seq, "head's hash is not this entry's");
+    return RCN_OK;
+}
+
+/* Parses and verifies a stored value, which must sit under (origin, seq). */
+static int
+check_entry (check_ctx_t *c, const MDB_val *v, const uint8_t *origin, uint64_t seq,
+             const char *what, rcn_entry_t **out)
+{
+    int rc = rcn_entry_from_raw (v->mv_data, v->mv_size, false, out);
+    if (rc)
+        return fault (c, rc, origin, seq, "%sdoes not parse: %s", what, rcn_strerror (rc));
+    if (memcmp ((*out)->h.origin, origin, RCN_KEY_SIZE) != 0 || (*out)->h.seq != seq)
+        return fault (c, RCN_EDB, origin, seq, "%sstored under another origin or seq "
+                      "(its header says seq %" PRIu64 ")", what, (*out)->h.seq);
+    if (rcn_entry_verify (*out) != RCN_OK)
+        return fault (c, RCN_ESIG, origin, seq, "%ssignature does not verify", what);
+    if (c->is_member && !c->is_member (origin, c->member_ctx))
+        return fault (c, RCN_EORIGIN, origin, seq, "%sorigin is not a member", what);
+    return RCN_OK;
+}
+
+/* Fork evidence: each one verifies, differs from the entry it contradicts, and its origin is
+ * marked forked at or below its seq. */
+static int
+check_forks (rcn_store_t *s, MDB_txn *txn, check_ctx_t *c)
+{
+    MDB_cursor *cur = NULL;
+    rcn_entry_t *e = NULL;
+    MDB_val k, v;
+    int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->forks, &cur);
+    if (mrc)
+        return db_fail ("opening a cursor on forks", mrc);
+    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != FORK_KEY_SIZE) {
+            rc = fault (c, RCN_EDB, NULL, 0, "forks: a key of %zu bytes", k.mv_size);
+            goto done;
+        }
+        const uint8_t *origin = k.mv_data;
+        uint64_t seq = be64_get (origin + RCN_KEY_SIZE), fork_seq;
+        if ((rc = check_entry (c, &v, origin, seq, "fork evidence ", &e)) != RCN_OK)
+            goto done;
+        if (memcmp (rcn_entry_hash (e), origin + KEY_SIZE, RCN_HASH_SIZE) != 0) {
+            rc = fault (c, RCN_EDB, origin, seq, "fork evidence stored under another hash");
+            goto done;
+        }
+        MDB_val ek = val (origin, KEY_SIZE), ev;
+        mrc = mdb_get (txn, s->entries, &ek, &ev);
+        if (mrc != MDB_SUCCESS || raw_equal (&ev, e)) {
+            rc = fault (c, RCN_EDB, origin, seq, "fork evidence %s", mrc ? "for a seq not held"
+                                                       : "is identical to the entry it contradicts");
+            goto done;
+        }
+        rcn_entry_destroy (&e);
+        if ((rc = fork_seq_get (s, txn, origin, &fork_seq)) != RCN_OK)
+            goto done;
+        if (fork_seq == 0 || fork_seq > seq) {
+            rc = fault (c, RCN_EDB, origin, seq, "fork evidence held but origin not marked "
+                        "forked at or below this seq");
+            goto done;
+        }
+    }
+    if (mrc != MDB_NOTFOUND)
+        rc = db_fail ("walking forks", mrc);
+done:
+    rcn_entry_destroy (&e);
+    mdb_cursor_close (cur);
+    return rc;
+}
+
+static int
+check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    check_ctx_t *c = ctx;
+    MDB_cursor *cur = NULL;
+    rcn_entry_t *e = NULL;
+    uint8_t origin[RCN_KEY_SIZE], last_hash[RCN_HASH_SIZE] = { 0 };
+    uint64_t last_seq = 0, origins = 0;
+    bool have = false;
+    MDB_val k, v;
+    int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->entries, &cur);
+    if (mrc)
+        return db_fail ("opening a cursor on entries", mrc);
+    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != KEY_SIZE) {
+            rc = fault (c, RCN_EDB, NULL, 0, "entries: a key of %zu bytes", k.mv_size);
+            goto done;
+        }
+        if (!have || memcmp (origin, k.mv_data, RCN_KEY_SIZE) != 0) {
+            if (have && (rc = check_head (s, txn, c, origin, last_seq, last_hash)) != RCN_OK)
+                goto done;
+            memcpy (origin, k.mv_data, RCN_KEY_SIZE);
+            memset (last_hash, 0, RCN_HASH_SIZE);
+            last_seq = 0;
+            have = true;
+            origins++;
+        }
+        uint64_t seq = be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE);
+        if (seq != last_seq + 1) {
+            rc = fault (c, RCN_EGAP, origin, seq, "gap: seq %" PRIu64 " is missing", last_seq + 1);
+            goto done;
+        }
+        if ((rc = check_entry (c, &v, origin, seq, "", &e)) != RCN_OK)
+            goto done;
+        if (memcmp (e->h.prev, last_hash, RCN_HASH_SIZE) != 0) {
+            rc = fault (c, RCN_ECHAIN, origin, seq, "prev does not match the hash of seq %" PRIu64,
+                        last_seq);
+            goto done;
+        }
+        MDB_val hk = val (e->hash, RCN_HASH_SIZE), hv;
+        mrc = mdb_get (txn, s->hashes, &hk, &hv);
+        if (mrc != MDB_SUCCESS || hv.mv_size != KEY_SIZE || memcmp (hv.mv_data, k.mv_data, KEY_SIZE) != 0) {
+            rc = fault (c, RCN_EDB, origin, seq, "hash index %s", mrc ? "lacks this entry"
+                                                                      : "points elsewhere");
+            goto done;
+        }
+        memcpy (last_hash, e->hash, RCN_HASH_SIZE);
+        last_seq = seq;
+        rcn_entry_destroy (&e);
+        (*c->checked)++;
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = db_fail ("walking entries", mrc);
+        goto done;
+    }
+    if (have && (rc = check_head (s, txn, c, origin, last_seq, last_hash)) != RCN_OK)
+        goto done;
+
+    MDB_stat hs, hh;
+    if ((mrc = mdb_stat (txn, s->heads, &hh)) != 0 || (mrc = mdb_stat (txn, s->hashes, &hs)) != 0) {
+        rc = db_fail ("reading statistics", mrc);
+        goto done;
+    }
+    if (hh.ms_entries != origins) {
+        rc = fault (c, RCN_EDB, NULL, 0, "heads hold %zu origins, entries %" PRIu64,
+                    hh.ms_entries, origins);
+        goto done;
+    }
+    if (hs.ms_entries != *c->checked) {
+        rc = fault (c, RCN_EDB, NULL, 0, "hash index holds %zu hashes for %" PRIu64 " entries",
+                    hs.ms_entries, *c->checked);
+        goto done;
+    }
+    rc = check_forks (s, txn, c);
+done:
+    rcn_entry_destroy (&e);
+    mdb_cursor_close (cur);
+    return rc;
+}
+
+int
+rcn_store_check (rcn_store_t *s, rcn_member_fn is_member, void *member_ctx,
+                 uint64_t *checked, char *why, size_t whylen)
+{
+    assert (s);
+    uint64_t count = 0;
+    if (why && whylen)
+        why[0] = '\0';
+    check_ctx_t c = { is_member, member_ctx, checked ? checked : &count, why, whylen };
+    *c.checked = 0;
+    return with_read_txn (s, check_txn, &c);
+}
