@@ -103,10 +103,16 @@ rcctl_init (rcctl_t *c, int argc, char **argv)
     memset (&conf, 0, sizeof conf);
     if (rcn_region_parse (region, &conf.region, why, sizeof why) != RCN_OK)
         return rcctl_fail (RC_USAGE, "init: --region: %s", why);
-    if (strlen (name) > RCN_NAME_MAX || strlen (pub) > RCN_ENDPOINT_MAX
-        || strlen (sync) > RCN_ENDPOINT_MAX || (op && strlen (op) > RCN_NAME_MAX))
-        return rcctl_fail (RC_USAGE, "init: --name/--operator at most %d bytes, endpoints at most %d",
-                           RCN_NAME_MAX, RCN_ENDPOINT_MAX);
+    if (rcn_name_check (name, why, sizeof why) != RCN_OK)
+        return rcctl_fail (RC_USAGE, "init: --name: %s", why);
+    if (op && rcn_name_check (op, why, sizeof why) != RCN_OK)
+        return rcctl_fail (RC_USAGE, "init: --operator: %s", why);
+    if (rcn_endpoint_check (pub, why, sizeof why) != RCN_OK)
+        return rcctl_fail (RC_USAGE, "init: --pub: %s", why);
+    if (rcn_endpoint_check (sync, why, sizeof why) != RCN_OK)
+        return rcctl_fail (RC_USAGE, "init: --sync: %s", why);
+    if (strcmp (pub, sync) == 0)
+        return rcctl_fail (RC_USAGE, "init: --pub and --sync must differ");
     snprintf (conf.name, sizeof conf.name, "%s", name);
     snprintf (conf.pub, sizeof conf.pub, "%s", pub);
     snprintf (conf.sync, sizeof conf.sync, "%s", sync);

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# cli_node — rcctl and rcnode as an operator meets them: init and its refusals, the roster,
+# one node per dir, the private control socket, timeouts, clean stop, group commit of
+# concurrent writes, and the high-water mark blocking a node restored from an old backup.
+B=${1:?build dir}
+. "$(dirname "$0")/lib.sh"
+
+# --- init ---------------------------------------------------------------------------------
+expect_fail 2 "--region is required" "init names a missing flag" -- \
+  "$RCCTL" init --dir "$T/x" --name X --pub tcp://127.0.0.1:1 --sync tcp://127.0.0.1:2
+expect_fail 2 "99 is not a GB/T 2260 province prefix" "init refuses a region code" -- \
+  "$RCCTL" init --dir "$T/x" --region 990000 --name X --pub tcp://127.0.0.1:1 --sync tcp://127.0.0.1:2
+expect_fail 2 "pub" "init refuses a bad endpoint and names it" -- \
+  "$RCCTL" init --dir "$T/x" --region 310000 --name X --pub http://nowhere --sync tcp://127.0.0.1:2
+check "refused inits leave nothing behind" test -z "$(ls "$T")"
+mkdir "$T/full"; touch "$T/full/something"
+expect_fail 1 "not an empty directory" "init refuses a non-empty dir" -- \
+  "$RCCTL" init --dir "$T/full" --region 310000 --name X --pub tcp://127.0.0.1:1 --sync tcp://127.0.0.1:2
+check "and leaves it as it was" test "$(ls "$T/full")" = something
+
+new_member "$T/sh" 310000 Shanghai 17201
+new_member "$T/js" 320000 Jiangsu 17211
+check "init made a 0700 node dir" test "$(stat -c %a "$T/sh")" = 700
+check "key dir 0700, key files 0600" test "$(stat -c %a "$T/sh/keys") $(stat -c %a "$T/sh/keys/sign.key") $(stat -c %a "$T/sh/keys/curve.key")" = "700 600 600"
+check "card is JSON naming the region" grep -q '"region": "310000"' "$T/sh.card"
+check "card does not contain the secret key" test "$(grep -c "$(xxd -p -c 64 "$T/sh/keys/sign.key" | cut -c1-64)" "$T/sh.card")" = 0
+check "rcctl card prints the same card" diff <("$RCCTL" -d "$T/sh" card) "$T/sh.card"
+
+# --- roster -------------------------------------------------------------------------------
+"$RCCTL" roster build "$T/sh.card" "$T/js.card" --rounds 10:00,15:00 --grace 300 > "$T/roster.json"
+check "roster lists both members" test "$(grep -c '"region"' "$T/roster.json")" = 2
+check "roster carries the rounds" grep -q '"15:00"' "$T/roster.json"
+expect_fail 1 "310000" "roster build refuses a duplicate region" -- \
+  "$RCCTL" roster build "$T/sh.card" "$T/sh.card"
+sed 's/"310000"/"3100"/' "$T/sh.card" > "$T/bad.card"
+expect_fail 1 "region" "roster build names the bad field of a card" -- \
+  "$RCCTL" roster build "$T/bad.card" "$T/js.card"
+expect_fail 2 "--rounds" "roster build refuses bad rounds" -- \
+  "$RCCTL" roster build "$T/sh.card" --rounds 25:00
+h1=$("$RCCTL" roster hash "$T/roster.json")
+check "roster hash is BLAKE2b-256 of the file bytes" test "$h1" = "$(python3 -c 'import hashlib,sys;print(hashlib.blake2b(open(sys.argv[1],"rb").read(),digest_size=32).hexdigest())' "$T/roster.json")"
+
+# --- rcnode start-up refusals -------------------------------------------------------------
+expect_fail 1 "roster.json" "rcnode without a roster says where it looked" -- "$RCNODE" "$T/sh"
+"$RCCTL" roster build "$T/js.card" > "$T/sh/roster.json"
+expect_fail 1 "not in the roster" "rcnode refuses a roster without this member" -- "$RCNODE" "$T/sh"
+cp "$T/roster.json" "$T/sh/roster.json"; cp "$T/roster.json" "$T/js/roster.json"
+chmod 644 "$T/sh/keys/sign.key"
+expect_fail 1 "sign.key" "rcnode refuses a key file others can read" -- "$RCNODE" "$T/sh"
+chmod 600 "$T/sh/keys/sign.key"
+expect_fail 2 "usage" "rcnode without a dir prints usage" -- "$RCNODE"
+
+# --- running ------------------------------------------------------------------------------
+start_node "$T/sh"
+expect_fail 3 "another rcnode" "a second rcnode on the same dir is refused" -- "$RCNODE" "$T/sh"
+check "control socket is private (0600)" test "$(stat -c %a "$T/sh/control.sock")" = 600
+check "status answers" "$RCCTL" -d "$T/sh" status
+check "status --json has the roster hash" bash -c "'$RCCTL' -d '$T/sh' status --json | grep -q '\"roster_hash\": \"$h1\"'"
+out=$("$RCCTL" -d "$T/sh" alert send --severity severe --text "first" --regions 320000)
+check "alert send reports the entry and where it is durable" grep -q "seq 1, actual), durable on this member" <<<"$out"
+expect_fail 1 "severity" "a refused alert names the field" -- "$RCCTL" -d "$T/sh" alert send --severity loud --text x
+expect_fail 2 "--status" "a bad --status is refused before the node is asked" -- \
+  "$RCCTL" -d "$T/sh" alert send --severity minor --text x --status drill
+expect_fail 2 "unknown command" "an unknown command is refused" -- "$RCCTL" -d "$T/sh" frobnicate
+
+# Concurrent writers: every one answered, every entry in the log once, chain intact.
+burst=()
+for i in $(seq 40); do
+  "$RCCTL" -d "$T/sh" --timeout 20000 alert send --severity minor --text "burst $i" --status test > "$T/burst.$i" 2>&1 &
+  burst+=($!)
+done
+wait_ok=1
+for j in "${burst[@]}"; do wait "$j" || wait_ok=0; done
+check "40 concurrent alert sends all succeeded" test "$wait_ok" = 1
+check "the log holds 41 own entries" bash -c "'$RCCTL' -d '$T/sh' heads | grep -q '\"seq\": 41'"
+groups=$(grep -c "authored alert" "$T/sh.log")
+check "all 41 were authored" test "$groups" = 41
+
+# A hung node: rcctl gives up within its timeout.
+kill -STOP "$PID_sh"
+start=$(date +%s%N)
+expect_fail 3 "did not" "rcctl times out on a hung node" -- "$RCCTL" -d "$T/sh" --timeout 500 status
+took=$(( ($(date +%s%N) - start) / 1000000 ))
+check "…within a bound (${took} ms)" test "$took" -lt 5000
+kill -CONT "$PID_sh"
+
+"$RCCTL" -d "$T/sh" backup "$T/bk-old" >/dev/null
+expect_fail 1 "cannot create" "backup refuses an existing destination" -- "$RCCTL" -d "$T/sh" backup "$T/bk-old"
+check "backup has no keys" test ! -e "$T/bk-old/keys"
+"$RCCTL" -d "$T/sh" alert send --severity minor --text "after the backup" >/dev/null
+
+check "SIGTERM stops rcnode cleanly (exit 0)" stop_node "$T/sh"
+check "…and removes its control socket" test ! -e "$T/sh/control.sock"
+check "…after logging it" grep -q "stopped" "$T/sh.log"
+expect_fail 3 "no rcnode is running" "status of a stopped node says so" -- "$RCCTL" -d "$T/sh" status
+check "alert list works on a stopped node" bash -c "'$RCCTL' -d '$T/sh' alert list | grep -q first"
+check "log lines are one event each, with level" bash -c "grep -vcE '^[0-9T:.-]+Z (DEBUG|INFO|WARN|ERROR) ' '$T/sh.log' | grep -qx 0"
+
+# --- restored from an old backup: behind the high-water mark, the node must not sign -------
+rm -rf "$T/sh/data"; cp -a "$T/bk-old/data" "$T/sh/data"
+start_node "$T/sh"
+check "status shows the node blocked" bash -c "'$RCCTL' -d '$T/sh' status --json | grep -q '\"blocked\": true'"
+expect_fail 1 "EBLOCKED" "a blocked node refuses to author" -- \
+  "$RCCTL" -d "$T/sh" alert send --severity minor --text "would reuse seq 42"
+check "blocked node still answers reads" "$RCCTL" -d "$T/sh" heads
+check "the blocked start is in the log" grep -q "authoring is blocked" "$T/sh.log"
+stop_node "$T/sh" || true
+finish
