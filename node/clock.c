@@ -136,6 +136,10 @@ parse_duration (const char *s, uint64_t now_ms, uint64_t *out_ms, char *why, siz
 {
     int sign = s[0] == '-' ? -1 : 1;
     char *end = NULL;
+    if (!isdigit ((unsigned char) s[1])) {
+        rcn_errf (why, whylen, "time \"%s\": a duration is +N or -N with s, m, h or d (e.g. +6h)", s);
+        return RCN_EINVAL;
+    }
     unsigned long long n = strtoull (s + 1, &end, 10);
     uint64_t unit = 0;
     if (end && end != s + 1 && end[0] && !end[1]) {
@@ -218,14 +222,17 @@ rcn_time_parse (const char *s, uint64_t now_ms, uint64_t *out_ms, char *why, siz
     }
     else
         goto bad;                     /* a time without a zone is ambiguous: refuse it */
-    if (*p || Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (*p || Y < 1970 || M < 1 || M > 12 || D < 1
+        || D > mdays[M - 1] + (M == 2 && leap) || h > 23 || m > 59 || sec > 60)
         goto bad;
+    /* A leap second (:60) is the instant one second after :59, as Unix time counts it. */
+    int extra = sec == 60 ? 1000 : 0;
     struct tm tm = { .tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                     .tm_hour = h, .tm_min = m, .tm_sec = sec };
+                     .tm_hour = h, .tm_min = m, .tm_sec = sec == 60 ? 59 : sec };
     time_t t = timegm (&tm);
-    if (tm.tm_mday != D)              /* timegm normalised 2026-02-30: not a real date */
-        goto bad;
-    int64_t total = ((int64_t) t - (int64_t) off_min * 60) * 1000 + ms;
+    int64_t total = ((int64_t) t - (int64_t) off_min * 60) * 1000 + ms + extra;
     if (total < 0)
         goto bad;
     *out_ms = (uint64_t) total;

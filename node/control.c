@@ -160,6 +160,12 @@ rcn_ctl_call (const char *sock_path, const json_t *req, int timeout_ms, json_t *
     }
     int rc = RCN_EIO;
     char *text = json_dumps (req, JSON_COMPACT);
+    if (text && strlen (text) > RCN_CONTROL_MSG_MAX) {
+        rcn_errf (why, whylen, "the request is %zu bytes, over the control channel's %d",
+                  strlen (text), RCN_CONTROL_MSG_MAX);
+        free (text);
+        return RCN_ETOOBIG;
+    }
     void *ctx = zmq_ctx_new ();
     void *s = ctx ? zmq_socket (ctx, ZMQ_REQ) : NULL;
     char ep[4200];

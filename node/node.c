@@ -1,11 +1,15 @@
 /* node.c — one member's node: everything rcnode does, behind one event loop.
  *
  * The design decision a reader must know: the node authors entries in GROUPS. It drains every
- * authoring request queued on the control socket, raises its high-water mark once to the
- * group's last seq (fsynced, before any signature exists: invariant 6), signs the group, and
- * commits it as one synced LMDB transaction (invariants 4, 5). Only then does anyone hear
- * that an entry exists. A group whose commit fails is kept, byte for byte, and retried: its
- * seqs are already signed and must never be signed again with other content. */
+ * authoring request queued on the control socket, raises the signed half of its high-water
+ * mark once to the group's last seq (fsynced, before any signature exists: invariant 6),
+ * signs the group with one timestamp, commits it as one synced LMDB transaction (invariants
+ * 4, 5), raises the committed half of the mark, and only then tells anyone that the entries
+ * exist. Each request is checked against the log as committed, so a request whose check
+ * reads state that an earlier request of the same group could change (an update or cancel:
+ * rcn_kind_t.depends) waits to open the next group. A group whose commit fails is retried
+ * byte for byte for a few seconds; then the node exits, and the mark lets the next start
+ * sign those never-published seqs anew. */
 #include "rcn/node.h"
 
 #include <errno.h>
@@ -51,19 +55,24 @@ struct rcn_node {
     void *ctl;
     char sock_path[4200];
     uint64_t started_mono;
-    uint64_t hwm;                    /* highest own seq ever signed */
-    bool blocked;                    /* store is behind hwm: author nothing */
+    rcn_hwm_t hwm;                   /* own seqs signed / committed (hwm.h) */
+    bool blocked;                    /* log lacks committed own seqs: author nothing */
     volatile sig_atomic_t stopping;
     pending_t group[RCN_NODE_GROUP_MAX];
     size_t n_group;
+    uint64_t group_now;              /* the group's one timestamp: checked and signed with */
     bool group_signed;               /* group holds signed entries awaiting a commit */
+    uint64_t failing_since;          /* mono ms of the first failed commit of this group */
+    rcn_ctl_req_t deferred;          /* a request that must open the next group */
+    bool has_deferred;
 };
 
+/* How long a failing commit is retried before the node gives up and exits. */
+#define COMMIT_RETRY_MS 5000
+
 int
-rcn_node_check_zmq (char *why, size_t whylen)
+rcn_node_zmq_version_ok (int major, int minor, int patch, char *why, size_t whylen)
 {
-    int major, minor, patch;
-    zmq_version (&major, &minor, &patch);
     long have = major * 10000L + minor * 100L + patch;
     long need = RCN_ZMQ_MIN_MAJOR * 10000L + RCN_ZMQ_MIN_MINOR * 100L + RCN_ZMQ_MIN_PATCH;
     if (have < need) {
@@ -73,6 +82,14 @@ rcn_node_check_zmq (char *why, size_t whylen)
         return RCN_EVERSION;
     }
     return RCN_OK;
+}
+
+int
+rcn_node_check_zmq (char *why, size_t whylen)
+{
+    int major, minor, patch;
+    zmq_version (&major, &minor, &patch);
+    return rcn_node_zmq_version_ok (major, minor, patch, why, whylen);
 }
 
 /* One rcnode per dir: an exclusive flock on DIR/rcnode.lock, holding our pid for the message
@@ -129,8 +146,10 @@ find_self (rcn_node_t *n, char *why, size_t whylen)
     return RCN_OK;
 }
 
-/* Reconciles the high-water mark with the log: a log behind the mark (restored from a backup,
- * or wiped) blocks authoring; a mark behind the log (a key dir copied without it) is raised. */
+/* Reconciles the high-water mark with the log (hwm.h). Own seqs the log lacks up to the
+ * committed half may be held by peers: author nothing until they are back (DESIGN §5).
+ * Seqs above it were signed but never committed, so never left this process: the mark comes
+ * down to the log's head and they will be signed anew. */
 static int
 check_hwm (rcn_node_t *n, char *why, size_t whylen)
 {
@@ -141,18 +160,27 @@ check_hwm (rcn_node_t *n, char *why, size_t whylen)
         rc = rcn_store_head (n->store, origin, &head, NULL);
     if (rc != RCN_OK)
         return rc;
-    if (head > n->hwm) {
-        rcn_warn ("high-water mark %llu is below the log's own head %llu: raising it",
-                  (unsigned long long) n->hwm, (unsigned long long) head);
-        rc = rcn_hwm_raise (n->conf.keys_path, origin, head, why, whylen);
-        n->hwm = head;
-    }
-    else if (head < n->hwm) {
+    if (head < n->hwm.committed_seq) {
         n->blocked = true;
-        rcn_warn ("own log holds seq 1..%llu but this member has signed up to %llu: authoring "
+        rcn_warn ("own log holds seq 1..%llu but this member committed up to %llu: authoring "
                   "is blocked until seqs %llu..%llu are taken back from peers",
-                  (unsigned long long) head, (unsigned long long) n->hwm,
-                  (unsigned long long) head + 1, (unsigned long long) n->hwm);
+                  (unsigned long long) head, (unsigned long long) n->hwm.committed_seq,
+                  (unsigned long long) head + 1, (unsigned long long) n->hwm.committed_seq);
+        return RCN_OK;
+    }
+    if (head < n->hwm.signed_seq)
+        rcn_warn ("own seqs %llu..%llu were signed but never committed (the node stopped "
+                  "between signing and commit); nobody saw them, they will be signed anew",
+                  (unsigned long long) head + 1, (unsigned long long) n->hwm.signed_seq);
+    else if (head > n->hwm.signed_seq)
+        rcn_warn ("high-water mark %llu is below the log's own head %llu (a key dir without "
+                  "its mark?): raising it", (unsigned long long) n->hwm.signed_seq,
+                  (unsigned long long) head);
+    if (n->hwm.signed_seq != head || n->hwm.committed_seq != head) {
+        rcn_hwm_t m = { head, head };
+        rc = rcn_hwm_write (n->conf.keys_path, origin, &m, why, whylen);
+        if (rc == RCN_OK)
+            n->hwm = m;
     }
     return rc;
 }
@@ -202,10 +230,10 @@ rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
     uint64_t head = 0;
     if (rcn_store_head (n->store, rcn_keys_sign_public (n->keys), &head, NULL) != RCN_OK)
         head = 0;
-    rcn_info ("started pid=%ld origin=%.16s roster=%.16s own_head=%llu hwm=%llu%s",
+    rcn_info ("started pid=%ld origin=%.16s roster=%.16s own_head=%llu committed=%llu%s",
               (long) getpid (), rcn_hex (rcn_keys_sign_public (n->keys), 32, hex),
               rcn_hex (rcn_roster_hash (n->roster), 32, rhex), (unsigned long long) head,
-              (unsigned long long) n->hwm, n->blocked ? " BLOCKED" : "");
+              (unsigned long long) n->hwm.committed_seq, n->blocked ? " BLOCKED" : "");
     *out = n;
     return RCN_OK;
 fail:
@@ -244,7 +272,7 @@ status_json (rcn_node_t *n)
     json_object_set_new (o, "pid", json_integer ((json_int_t) getpid ()));
     json_object_set_new (o, "uptime_s", json_integer ((json_int_t) ((rcn_mono_ms () - n->started_mono) / 1000)));
     json_object_set_new (o, "own_seq", json_integer ((json_int_t) head));
-    json_object_set_new (o, "hwm", json_integer ((json_int_t) n->hwm));
+    json_object_set_new (o, "hwm", json_integer ((json_int_t) n->hwm.committed_seq));
     json_object_set_new (o, "blocked", json_boolean (n->blocked));
     json_object_set_new (o, "entries", json_integer ((json_int_t) st.entries));
     json_object_set_new (o, "origins", json_integer ((json_int_t) st.origins));
@@ -267,45 +295,82 @@ author_in_view (const rcn_view_t *v, void *ctx)
 {
     author_ctx_t *a = ctx;
     a->rc = a->p->kind->author (v, rcn_keys_sign_public (a->n->keys), a->p->req.req,
-                                rcn_now_ms (), &a->p->body, &a->p->body_len, a->why, sizeof a->why);
+                                a->n->group_now, &a->p->body, &a->p->body_len, a->why,
+                                sizeof a->why);
     return RCN_OK;
 }
 
-/* Validates an authoring request and turns it into a body; the reply on failure is sent here. */
-static bool
-prepare (rcn_node_t *n, pending_t *p)
+static void
+reply (rcn_node_t *n, rcn_ctl_req_t *r, json_t *resp)
 {
-    const json_t *req = p->req.req;
-    const char *kname = json_string_value (json_object_get (req, "kind"));
-    const char *sname = json_string_value (json_object_get (req, "status"));
-    int status = sname ? rcn_status_parse (sname) : RCN_STATUS_ACTUAL;
-    int rc = RCN_EINVAL;
-    char why[512] = "";
-    p->kind = rcn_kind_by_name (kname);
-    if (!p->kind || !p->kind->author)
-        rcn_errf (why, sizeof why, "kind \"%s\" is not one this node can author", kname ? kname : "");
-    else if (status < 0)
-        rcn_errf (why, sizeof why, "status \"%s\": must be actual, exercise or test", sname);
-    else if (n->blocked) {
-        rc = RCN_EBLOCKED;
-        rcn_errf (why, sizeof why, "this member holds its own entries only up to seq below its "
-                  "high-water mark %llu; it authors nothing until they are back",
-                  (unsigned long long) n->hwm);
-    }
-    else {
-        p->status = (uint32_t) status;
-        json_object_set_new (p->req.req, "status", json_integer (status));
-        author_ctx_t a = { .n = n, .p = p, .rc = RCN_OK };
-        rc = rcn_store_read (n->store, p->kind, author_in_view, &a);
-        if (rc == RCN_OK)
-            rc = a.rc;
-        snprintf (why, sizeof why, "%s", a.why);
-    }
-    if (rc == RCN_OK)
-        return true;
-    if (rcn_control_reply (n->ctl, &p->req, rcn_control_error (rc, why)) != RCN_OK)
+    if (rcn_control_reply (n->ctl, r, resp) != RCN_OK)
         rcn_debug ("control: a client left before its answer");
-    return false;
+}
+
+/* Which kind and status an authoring request asks for; RCN_EINVAL with why otherwise. */
+static int
+request_kind (const json_t *req, const rcn_kind_t **kind, int *status, char *why, size_t whylen)
+{
+    const json_t *kj = json_object_get (req, "kind"), *sj = json_object_get (req, "status");
+    const char *kname = json_string_value (kj);
+    *kind = rcn_kind_by_name (kname);
+    *status = RCN_STATUS_ACTUAL;
+    if (!*kind || !(*kind)->author) {
+        rcn_errf (why, whylen, "kind \"%s\" is not one this node can author", kname ? kname : "");
+        return RCN_EINVAL;
+    }
+    if (sj && (!json_is_string (sj) || (*status = rcn_status_parse (json_string_value (sj))) < 0)) {
+        rcn_errf (why, whylen, "status: must be \"actual\", \"exercise\" or \"test\"");
+        return RCN_EINVAL;
+    }
+    return RCN_OK;
+}
+
+/* Checks an authoring request against the log and turns it into a body for the group; the
+ * reply on refusal is sent here. */
+static void
+add_to_group (rcn_node_t *n, rcn_ctl_req_t *r)
+{
+    char why[512] = "";
+    const rcn_kind_t *kind = NULL;
+    int status;
+    int rc = request_kind (r->req, &kind, &status, why, sizeof why);
+    if (rc == RCN_OK && n->blocked) {
+        rc = RCN_EBLOCKED;
+        rcn_errf (why, sizeof why, "this member's log lacks own entries it committed before "
+                  "(up to seq %llu): it authors nothing until they are back",
+                  (unsigned long long) n->hwm.committed_seq);
+    }
+    if (rc != RCN_OK) {
+        reply (n, r, rcn_control_error (rc, why));
+        return;
+    }
+    if (n->n_group > 0 && kind->depends && kind->depends (r->req)) {
+        n->deferred = *r;               /* checked once the group before it is committed */
+        n->has_deferred = true;
+        r->req = NULL;
+        return;
+    }
+    if (n->n_group == 0)
+        n->group_now = rcn_now_ms ();
+    pending_t *p = &n->group[n->n_group];
+    memset (p, 0, sizeof *p);
+    p->req = *r;
+    r->req = NULL;
+    p->kind = kind;
+    p->status = (uint32_t) status;
+    json_object_set_new (p->req.req, "status", json_integer (status));
+    author_ctx_t a = { .n = n, .p = p, .rc = RCN_OK };
+    rc = rcn_store_read (n->store, kind, author_in_view, &a);
+    if (rc == RCN_OK)
+        rc = a.rc;
+    if (rc == RCN_OK) {
+        n->n_group++;
+        return;
+    }
+    free (p->body);
+    p->body = NULL;
+    reply (n, &p->req, rcn_control_error (rc, a.why[0] ? a.why : rcn_strerror (rc)));
 }
 
 static void
@@ -319,18 +384,18 @@ free_group (rcn_node_t *n)
     memset (n->group, 0, sizeof n->group[0] * n->n_group);
     n->n_group = 0;
     n->group_signed = false;
+    n->failing_since = 0;
 }
 
 static void
 reply_group_error (rcn_node_t *n, int rc, const char *why)
 {
     for (size_t i = 0; i < n->n_group; i++)
-        if (rcn_control_reply (n->ctl, &n->group[i].req, rcn_control_error (rc, why)) != RCN_OK)
-            rcn_debug ("control: a client left before its answer");
+        reply (n, &n->group[i].req, rcn_control_error (rc, why));
     free_group (n);
 }
 
-/* Raises the mark, then signs seq head+1.. for the group. */
+/* Raises the signed half of the mark, then signs seq head+1.. for the group. */
 static int
 sign_group (rcn_node_t *n)
 {
@@ -339,19 +404,19 @@ sign_group (rcn_node_t *n)
     uint8_t prev[RCN_HASH_SIZE];
     char why[512] = "";
     int rc = rcn_store_head (n->store, origin, &head, prev);
-    if (rc == RCN_OK && head + n->n_group > n->hwm) {
-        rc = rcn_hwm_raise (n->conf.keys_path, origin, head + n->n_group, why, sizeof why);
+    rcn_hwm_t m = { head + n->n_group, n->hwm.committed_seq };
+    if (rc == RCN_OK && m.signed_seq > n->hwm.signed_seq) {
+        rc = rcn_hwm_write (n->conf.keys_path, origin, &m, why, sizeof why);
         if (rc == RCN_OK)
-            n->hwm = head + n->n_group;
+            n->hwm = m;
     }
     if (rc != RCN_OK) {
         rcn_error ("cannot raise the high-water mark: %s", why[0] ? why : rcn_strerror (rc));
         return rc;
     }
-    uint64_t now = rcn_now_ms ();
     for (size_t i = 0; i < n->n_group; i++) {
         pending_t *p = &n->group[i];
-        rc = rcn_entry_sign (rcn_keys_sign_secret (n->keys), head + 1 + i, prev, now,
+        rc = rcn_entry_sign (rcn_keys_sign_secret (n->keys), head + 1 + i, prev, n->group_now,
                              p->kind->kind, p->status, p->body, p->body_len, &p->entry);
         if (rc != RCN_OK)
             return rc;             /* only RCN_ETOOBIG/ENOMEM: author() bounds bodies */
@@ -361,9 +426,9 @@ sign_group (rcn_node_t *n)
     return RCN_OK;
 }
 
-/* Commits the signed group in one synced transaction and answers its requesters. On a failed
- * commit the group is kept for the next tick. */
-static void
+/* Commits the signed group in one synced transaction, records the commit in the mark and
+ * answers the requesters. On failure the group is kept for a retry and the error returned. */
+static int
 commit_group (rcn_node_t *n)
 {
     rcn_entry_t *entries[RCN_NODE_GROUP_MAX];
@@ -372,15 +437,25 @@ commit_group (rcn_node_t *n)
         entries[i] = n->group[i].entry;
     int rc = rcn_store_append (n->store, entries, n->n_group, results);
     if (rc != RCN_OK) {
-        rcn_error ("commit of %zu own entries failed (%s); retrying", n->n_group, rcn_strerror (rc));
-        return;
+        rcn_error ("commit of %zu own entries failed: %s", n->n_group, rcn_strerror (rc));
+        return rc;
     }
+    /* Committed: record it beside the keys before anyone hears of these seqs. A retry after
+     * a failure here finds the entries stored (RCN_EDUP) and tries the mark again. */
+    char why[512] = "";
+    rcn_hwm_t m = { n->hwm.signed_seq, n->group[n->n_group - 1].entry->h.seq };
+    rc = rcn_hwm_write (n->conf.keys_path, rcn_keys_sign_public (n->keys), &m, why, sizeof why);
+    if (rc != RCN_OK) {
+        rcn_error ("cannot record the commit in the high-water mark: %s", why);
+        return rc;
+    }
+    n->hwm = m;
     char hex[65], region[16];
     snprintf (region, sizeof region, "%06u", n->self->region);
     for (size_t i = 0; i < n->n_group; i++) {
         pending_t *p = &n->group[i];
         json_t *resp;
-        if (results[i] == RCN_OK) {
+        if (results[i] == RCN_OK || results[i] == RCN_EDUP) {
             rcn_info ("authored %s seq=%llu hash=%.16s%s", p->kind->name,
                       (unsigned long long) p->entry->h.seq, rcn_hex (p->entry->hash, 32, hex),
                       p->status ? " (exercise/test)" : "");
@@ -395,10 +470,11 @@ commit_group (rcn_node_t *n)
                        (unsigned long long) p->entry->h.seq, rcn_strerror (results[i]));
             resp = rcn_control_error (results[i], "the store refused this member's own entry");
         }
-        if (rcn_control_reply (n->ctl, &p->req, resp) != RCN_OK)
-            rcn_debug ("control: a client left before its answer");
+        reply (n, &p->req, resp);
     }
+    rcn_debug ("committed a group of %zu", n->n_group);
     free_group (n);
+    return RCN_OK;
 }
 
 static void
@@ -406,16 +482,14 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
 {
     const char *op = json_string_value (json_object_get (r->req, "op"));
     json_t *resp;
-    if (strcmp (op, "author") == 0) {
-        pending_t *p = &n->group[n->n_group];
-        memset (p, 0, sizeof *p);
-        p->req = *r;
-        r->req = NULL;
-        if (prepare (n, p))
-            n->n_group++;
+    if (strcmp (op, "author") == 0 && !n->group_signed) {
+        add_to_group (n, r);
         return;
     }
-    if (strcmp (op, "status") == 0)
+    if (strcmp (op, "author") == 0)
+        resp = rcn_control_error (RCN_EBUSY, "the node is retrying a failed commit; nothing was "
+                                  "written for this request, try again shortly");
+    else if (strcmp (op, "status") == 0)
         resp = status_json (n);
     else if (strcmp (op, "ping") == 0)
         resp = json_pack ("{s:b, s:I}", "ok", 1, "pid", (json_int_t) getpid ());
@@ -424,15 +498,14 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
         snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, author)", op);
         resp = rcn_control_error (RCN_EINVAL, why);
     }
-    if (rcn_control_reply (n->ctl, r, resp) != RCN_OK)
-        rcn_debug ("control: a client left before its answer");
+    reply (n, r, resp);
 }
 
-/* Takes every queued request (up to a group's worth); authoring ones form the group. */
+/* Takes queued requests until the group is full or a request must wait for the next group. */
 static void
 drain_control (rcn_node_t *n)
 {
-    while (n->n_group < RCN_NODE_GROUP_MAX) {
+    while (n->n_group < RCN_NODE_GROUP_MAX && !n->has_deferred) {
         rcn_ctl_req_t r;
         int rc = rcn_control_recv (n->ctl, &r);
         if (rc == RCN_ETIMEOUT)
@@ -446,25 +519,34 @@ int
 rcn_node_run (rcn_node_t *n)
 {
     while (!n->stopping) {
-        if (!n->group_signed) {
-            zmq_pollitem_t items[] = { { n->ctl, 0, ZMQ_POLLIN, 0 } };
-            int rc = zmq_poll (items, 1, 1000);
-            if (rc < 0 && errno != EINTR) {
-                rcn_error ("zmq_poll: %s", zmq_strerror (errno));
+        if (!n->group_signed && n->n_group == 0 && n->has_deferred) {
+            n->has_deferred = false;
+            add_to_group (n, &n->deferred);
+        }
+        int timeout = n->group_signed ? 200 : n->n_group > 0 || n->has_deferred ? 0 : 1000;
+        zmq_pollitem_t items[] = { { n->ctl, 0, ZMQ_POLLIN, 0 } };
+        int rc = zmq_poll (items, 1, timeout);
+        if (rc < 0 && errno != EINTR) {
+            rcn_error ("zmq_poll: %s", zmq_strerror (errno));
+            return RCN_EIO;
+        }
+        if (rc > 0)
+            drain_control (n);
+        if (n->n_group > 0 && !n->group_signed) {
+            rc = sign_group (n);
+            if (rc != RCN_OK)
+                reply_group_error (n, rc, "the node could not sign (see its log)");
+        }
+        if (n->group_signed && commit_group (n) != RCN_OK) {
+            uint64_t now = rcn_mono_ms ();
+            if (!n->failing_since)
+                n->failing_since = now;
+            else if (now - n->failing_since > COMMIT_RETRY_MS) {
+                rcn_error ("commits have failed for %d s: giving up; the next start signs the "
+                           "%zu unpublished seqs anew", COMMIT_RETRY_MS / 1000, n->n_group);
                 return RCN_EIO;
             }
-            if (rc > 0)
-                drain_control (n);
-            if (n->n_group > 0) {
-                int src = sign_group (n);
-                if (src != RCN_OK)
-                    reply_group_error (n, src, "the node could not sign (see its log)");
-            }
         }
-        else
-            usleep (200 * 1000);           /* a failed commit: give the disk a moment */
-        if (n->group_signed)
-            commit_group (n);
     }
     rcn_info ("stopping");
     return RCN_OK;
@@ -477,7 +559,15 @@ rcn_node_destroy (rcn_node_t **self_p)
         return;
     rcn_node_t *n = *self_p;
     if (n->n_group)
-        reply_group_error (n, RCN_ESTATE, "the node is stopping");
+        reply_group_error (n, RCN_ESTATE, n->group_signed
+                           ? "the node stopped before confirming this entry: it may or may not "
+                             "be in the log (look with rcctl before sending it again)"
+                           : "the node is stopping: nothing was written for this request");
+    if (n->has_deferred) {
+        reply (n, &n->deferred, rcn_control_error (RCN_ESTATE, "the node is stopping: nothing "
+                                                   "was written for this request"));
+        n->has_deferred = false;
+    }
     if (n->ctl) {
         zmq_close (n->ctl);
         unlink (n->sock_path);

@@ -5,6 +5,7 @@
  * at the end, so a refused or failed init leaves nothing half-made. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -32,6 +33,44 @@ rmtree_shallow (const char *dir)
             fprintf (stderr, "rcctl: could not remove %s: %s\n", path, strerror (errno));
     }
     rmdir (dir);
+}
+
+/* abs = the absolute path DIR will have (its parent resolved, its own name appended). */
+static bool
+realpath_parent (const char *dir, char *abs, size_t len)
+{
+    char copy[PATH_MAX], parent[PATH_MAX];
+    snprintf (copy, sizeof copy, "%s", dir);
+    char *slash = strrchr (copy, '/');
+    const char *name = slash ? slash + 1 : copy;
+    if (slash == copy)
+        snprintf (parent, sizeof parent, "/");
+    else if (slash) {
+        *slash = '\0';
+        if (!realpath (copy, parent))
+            return false;
+    }
+    else if (!realpath (".", parent))
+        return false;
+    int n = snprintf (abs, len, "%s/%s", strcmp (parent, "/") == 0 ? "" : parent, name);
+    return n > 0 && (size_t) n < len;
+}
+
+static int
+fsync_parent (const char *abs)
+{
+    char parent[PATH_MAX];
+    snprintf (parent, sizeof parent, "%s", abs);
+    char *slash = strrchr (parent, '/');
+    if (!slash)
+        return 0;
+    slash[slash == parent ? 1 : 0] = '\0';
+    int fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync (fd);
+    close (fd);
+    return rc;
 }
 
 static bool
@@ -92,6 +131,15 @@ rcctl_init (rcctl_t *c, int argc, char **argv)
         return rcctl_fail (RC_USAGE, "init: unexpected argument \"%s\"", argv[optind]);
     if (!dir)
         dir = c->dir && strcmp (c->dir, ".") != 0 ? c->dir : NULL;
+    char dirbuf[PATH_MAX];
+    if (dir) {                              /* "node/" and "node" are the same dir */
+        if (strlen (dir) >= sizeof dirbuf)
+            return rcctl_fail (RC_USAGE, "init: --dir: path too long");
+        snprintf (dirbuf, sizeof dirbuf, "%s", dir);
+        for (size_t l = strlen (dirbuf); l > 1 && dirbuf[l - 1] == '/'; l--)
+            dirbuf[l - 1] = '\0';
+        dir = dirbuf;
+    }
     const char *missing = !dir ? "--dir" : !region ? "--region" : !name ? "--name"
                         : !pub ? "--pub" : !sync ? "--sync" : NULL;
     if (missing)
@@ -120,6 +168,14 @@ rcctl_init (rcctl_t *c, int argc, char **argv)
     snprintf (conf.log_level, sizeof conf.log_level, "info");
     conf.map_size_mb = 64;
 
+    /* rcnode binds DIR/control.sock; a Unix socket path has room for 107 bytes. */
+    char abs[PATH_MAX];
+    if (!realpath_parent (dir, abs, sizeof abs))
+        return rcctl_fail (RC_USAGE, "init: --dir %s: its parent directory does not exist", dir);
+    if (strlen (abs) + strlen ("/control.sock") > 107)
+        return rcctl_fail (RC_USAGE, "init: --dir %s: too deep (%zu bytes) for the node's control "
+                           "socket; pick a path under %d bytes", abs, strlen (abs),
+                           107 - (int) strlen ("/control.sock"));
     if (!empty_or_absent (dir))            /* rename() below replaces only an empty dir */
         return rcctl_fail (RC_FAIL, "init: %s exists and is not an empty directory", dir);
     char tmp[PATH_MAX];
@@ -154,6 +210,14 @@ rcctl_init (rcctl_t *c, int argc, char **argv)
     if (rename (tmp, dir) != 0) {
         rcctl_fail (RC_FAIL, "init: cannot move %s to %s: %s", tmp, dir, strerror (errno));
         goto fail;
+    }
+    /* The card goes out only once the dir's name is durable in its parent. */
+    if (fsync_parent (abs) != 0) {
+        code = rcctl_fail (RC_FAIL, "init: syncing the parent of %s: %s (the node dir is there; "
+                           "run `rcctl -d %s card` once the disk is well)", dir, strerror (errno), dir);
+        json_decref (card);
+        rcn_keys_destroy (&keys);
+        return code;
     }
     rcctl_print_json (card);
     fprintf (stderr, "rcctl: initialised %s for region %06u (%s). Give the card above to whoever "

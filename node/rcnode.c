@@ -1,7 +1,9 @@
 /* rcnode — runs one member's node in the foreground: `rcnode DIR`.
  *
- * Logs go to stderr, one line per event. SIGTERM and SIGINT stop it cleanly (the group in
- * flight is committed first). Core dumps are off: the process holds signing keys. */
+ * Logs go to stderr, one line per event. SIGTERM and SIGINT stop it cleanly between two
+ * groups of entries (a group being signed and committed is finished first; one whose commit
+ * keeps failing is answered as unconfirmed). Core dumps are off: the process holds signing
+ * keys. Exit status: 0 clean stop, 1 failure, 3 another rcnode holds the dir. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

@@ -73,8 +73,34 @@ wait_ok=1
 for j in "${burst[@]}"; do wait "$j" || wait_ok=0; done
 check "40 concurrent alert sends all succeeded" test "$wait_ok" = 1
 check "the log holds 41 own entries" bash -c "'$RCCTL' -d '$T/sh' heads | grep -q '\"seq\": 41'"
-groups=$(grep -c "authored alert" "$T/sh.log")
-check "all 41 were authored" test "$groups" = 41
+check "all 41 were authored" test "$(grep -c "authored alert" "$T/sh.log")" = 41
+# Entries of one group share one timestamp: how many synced commits the 40 took.
+groups=$("$RCCTL" -d "$T/sh" export --from 2 | sed -n 's/.*"time_ms":\([0-9]*\).*/\1/p' | sort -u | wc -l)
+echo "     (40 concurrent writes were committed in $groups synced groups)"
+
+# Requests that read what an earlier request of the same group changes are checked after it
+# commits: two cancels of one alert sent while the node is paused (so they arrive together)
+# give one cancel and one refusal — never a stored entry that views would ignore.
+target=$("$RCCTL" -d "$T/sh" --json alert send --severity minor --text "to cancel" | sed -n 's/.*"hash": "\([0-9a-f]*\)".*/\1/p')
+kill -STOP "$PID_sh"
+"$RCCTL" -d "$T/sh" --timeout 20000 alert cancel "$target" > "$T/c1" 2>&1 & c1=$!
+"$RCCTL" -d "$T/sh" --timeout 20000 alert cancel "$target" > "$T/c2" 2>&1 & c2=$!
+"$RCCTL" -d "$T/sh" --timeout 20000 alert update "$target" --text "too late" > "$T/c3" 2>&1 & c3=$!
+sleep 0.5
+kill -CONT "$PID_sh"
+r1=0; r2=0; r3=0
+wait $c1 || r1=$?; wait $c2 || r2=$?; wait $c3 || r3=$?
+check "of two cancels and an update sent together, exactly one succeeds" test "$(( (r1 == 0) + (r2 == 0) + (r3 == 0) ))" = 1
+check "…the others are refused as already cancelled" test "$(cat "$T/c1" "$T/c2" "$T/c3" | grep -c 'already cancelled')" = 2
+check "…and no invalid entry was signed" bash -c "! '$RCCTL' -d '$T/sh' export | grep -q '\"invalid\"'"
+expect_fail 2 "only \"local\"" "--wait peer is refused while there is no replication" -- \
+  "$RCCTL" -d "$T/sh" alert send --severity minor --text x --wait peer
+expect_fail 2 "not in the future" "--expires in the past is refused" -- \
+  "$RCCTL" -d "$T/sh" alert send --severity minor --text x --expires -1h
+expect_fail 2 "only --text" "a cancel refuses flags it would drop" -- \
+  "$RCCTL" -d "$T/sh" alert cancel "$target" --severity severe
+expect_fail 2 "UTF-8" "text that is not UTF-8 (GBK) is refused, not dropped" -- \
+  "$RCCTL" -d "$T/sh" alert send --severity minor --text "$(printf '\xc9\xcf\xba\xa3')"
 
 # A hung node: rcctl gives up within its timeout.
 kill -STOP "$PID_sh"
@@ -104,5 +130,8 @@ expect_fail 1 "EBLOCKED" "a blocked node refuses to author" -- \
   "$RCCTL" -d "$T/sh" alert send --severity minor --text "would reuse seq 42"
 check "blocked node still answers reads" "$RCCTL" -d "$T/sh" heads
 check "the blocked start is in the log" grep -q "authoring is blocked" "$T/sh.log"
+expect_fail 2 "too deep" "init refuses a dir too deep for the control socket" -- \
+  "$RCCTL" init --dir "$T/$(printf 'd%.0s' $(seq 120))" --region 310000 --name X --pub tcp://127.0.0.1:1 --sync tcp://127.0.0.1:2
+check "init takes a dir with a trailing slash" "$RCCTL" init --dir "$T/slash/" --region 330000 --name Zhejiang --pub tcp://127.0.0.1:17221 --sync tcp://127.0.0.1:17222
 stop_node "$T/sh" || true
 finish

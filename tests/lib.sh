@@ -21,13 +21,14 @@ trap cleanup EXIT
 ok()   { PASSED=$((PASSED + 1)); echo "ok   $*"; }
 bad()  { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
 check() { local what=$1; shift; if "$@" >/dev/null; then ok "$what"; else bad "$what"; fi; }
-# expect_fail CODE NEEDLE WHAT -- CMD…: CMD exits with CODE and its stderr contains NEEDLE.
+# expect_fail CODE NEEDLE WHAT -- CMD…: CMD exits with CODE and its output (stderr or
+# stdout) contains NEEDLE.
 expect_fail() {
   local code=$1 needle=$2 what=$3; shift 4
   local out rc=0
-  out=$("$@" 2>&1 >/dev/null) || rc=$?
+  out=$("$@" 2>&1) || rc=$?
   if [ "$rc" = "$code" ] && grep -qF -- "$needle" <<<"$out"; then ok "$what"
-  else bad "$what (exit $rc, wanted $code; stderr: $out)"; fi
+  else bad "$what (exit $rc, wanted $code; output: $out)"; fi
 }
 finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; }
 

@@ -355,6 +355,123 @@ test_view_order_independent (void)
     }
 }
 
+/* Signs and appends a raw body as a's next entry; returns the invalid reason ("" if valid). */
+static void
+append_raw (rcn_store_t *s, author_t *a, const uint8_t *body, size_t len, char *reason, size_t rlen)
+{
+    rcn_entry_t *e = sign_next (a, 0, body, len, T0 + a->seq + 1);
+    int res;
+    REQUIRE (rcn_store_append (s, &e, 1, &res) == RCN_OK);
+    CHECK_EQ (res, RCN_OK);
+    if (rcn_store_invalid_reason (s, e->hash, reason, rlen) != RCN_OK)
+        reason[0] = '\0';
+    rcn_entry_destroy (&e);
+}
+
+static size_t
+pack_text (const char *text, size_t tlen, uint8_t *buf)
+{
+    /* field 2 severity = 1, field 3 text (length-delimited), written by hand so that any
+     * bytes can be put in the text. */
+    size_t n = 0;
+    buf[n++] = 0x10;
+    buf[n++] = 0x01;
+    buf[n++] = 0x1a;
+    buf[n++] = (uint8_t) tlen;
+    memcpy (buf + n, text, tlen);
+    return n + tlen;
+}
+
+/* Text that is not well-formed UTF-8, and bodies that are not the canonical encoding, are
+ * invalid — the same verdict on every member, whatever its C library does with them. */
+static void
+test_malformed_bodies (void)
+{
+    char *dir;
+    rcn_store_t *s = open_store (&dir);
+    author_t a;
+    author_init (&a, 3);
+    char reason[256];
+    uint8_t buf[64];
+    static const struct { const char *bytes; size_t len; bool ok; } texts[] = {
+        { "plain", 5, true },
+        { "\xe4\xb8\xad\xe6\x96\x87", 6, true },        /* 中文 */
+        { "\xf0\x9f\x98\xb7", 4, true },                  /* U+1F637 */
+        { "\xed\xa0\x80", 3, false },                      /* surrogate U+D800 */
+        { "\xe0\x80\xaf", 3, false },                      /* overlong '/' */
+        { "\xc0\xaf", 2, false },                          /* overlong '/' */
+        { "\xf4\x90\x80\x80", 4, false },                  /* above U+10FFFF */
+        { "\xc2\x85", 2, false },                          /* C1 control NEL */
+        { "\xe4\xb8", 2, false },                          /* truncated */
+        { "a\0b", 3, false },                              /* NUL inside text */
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        size_t len = pack_text (texts[i].bytes, texts[i].len, buf);
+        append_raw (s, &a, buf, len, reason, sizeof reason);
+        if ((reason[0] == '\0') != texts[i].ok)
+            fprintf (stderr, "    text case %zu: reason \"%s\"\n", i, reason);
+        CHECK ((reason[0] == '\0') == texts[i].ok);
+    }
+    /* The same alert with an unknown field 15 appended, and with a non-minimal varint. */
+    size_t len = pack_text ("ok", 2, buf);
+    buf[len++] = 0x78;
+    buf[len++] = 0x01;
+    append_raw (s, &a, buf, len, reason, sizeof reason);
+    CHECK (strstr (reason, "canonical") != NULL);
+    const uint8_t overlong[] = { 0x10, 0x81, 0x00, 0x1a, 0x02, 'o', 'k' };
+    append_raw (s, &a, overlong, sizeof overlong, reason, sizeof reason);
+    CHECK (strstr (reason, "canonical") != NULL);
+    json_t *l = list (s, true, T0 + 100);
+    CHECK_EQ (json_array_size (l), 3);            /* only the three valid texts */
+    json_decref (l);
+    rcn_store_destroy (&s);
+    rcn_test_rmtree (dir);
+    free (dir);
+}
+
+/* Invariant 8 reaches the reasons too: B's forged cancel of A's alert is judged the same
+ * whether A's alert arrived before it or after. */
+static void
+test_invalid_reason_order_independent (void)
+{
+    author_t a, b;
+    author_init (&a, 1);
+    author_init (&b, 2);
+    Rcn__Alert issue = RCN__ALERT__INIT;
+    issue.severity = RCN__ALERT__SEVERITY__SEVERITY_MINOR;
+    issue.text = "a's";
+    uint8_t ib[64], cb[64];
+    size_t ilen = rcn__alert__pack (&issue, ib);
+    rcn_entry_t *ea = sign_next (&a, 0, ib, ilen, T0);
+    Rcn__Alert cancel = RCN__ALERT__INIT;
+    cancel.action = RCN__ALERT__ACTION__ACTION_CANCEL;
+    cancel.references.data = ea->hash;
+    cancel.references.len = 32;
+    size_t clen = rcn__alert__pack (&cancel, cb);
+    rcn_entry_t *eb = sign_next (&b, 0, cb, clen, T0 + 1);
+    char reasons[2][256];
+    for (int order = 0; order < 2; order++) {
+        char *dir;
+        rcn_store_t *s = open_store (&dir);
+        rcn_entry_t *seq[2] = { order ? eb : ea, order ? ea : eb };
+        for (int i = 0; i < 2; i++) {
+            int res;
+            REQUIRE (rcn_store_append (s, &seq[i], 1, &res) == RCN_OK);
+            CHECK_EQ (res, RCN_OK);
+        }
+        CHECK_EQ (rcn_store_invalid_reason (s, eb->hash, reasons[order], 256), RCN_OK);
+        json_t *l = list (s, false, T0 + 10);
+        CHECK_EQ (json_array_size (l), 1);        /* a's alert stands either way */
+        json_decref (l);
+        rcn_store_destroy (&s);
+        rcn_test_rmtree (dir);
+        free (dir);
+    }
+    CHECK (strcmp (reasons[0], reasons[1]) == 0);
+    rcn_entry_destroy (&ea);
+    rcn_entry_destroy (&eb);
+}
+
 static int
 cli (const char *words, json_t **req, char *why)
 {
@@ -395,6 +512,12 @@ test_cli (void)
     CHECK_EQ (cli ("update --text x", &req, why), RCN_EINVAL);
     CHECK_EQ (cli ("list --severity minor", &req, why), RCN_EINVAL);
     CHECK_EQ (cli ("shout", &req, why), RCN_EINVAL);
+    CHECK_EQ (cli ("send --severity minor --text hi --expires -1h", &req, why), RCN_EINVAL);
+    CHECK (strstr (why, "not in the future") != NULL);
+    CHECK_EQ (cli ("cancel abcd --regions 310000", &req, why), RCN_EINVAL);
+    CHECK (strstr (why, "only --text") != NULL);
+    CHECK_EQ (cli ("send --severity minor --text \xc9\xcf", &req, why), RCN_EINVAL);
+    CHECK (strstr (why, "UTF-8") != NULL);
 }
 
 int
@@ -405,6 +528,8 @@ main (void)
     RUN (test_author_refusals);
     RUN (test_bad_steps_stored_not_applied);
     RUN (test_view_order_independent);
+    RUN (test_malformed_bodies);
+    RUN (test_invalid_reason_order_independent);
     RUN (test_cli);
     return rcn_test_done ();
 }

@@ -69,7 +69,12 @@ test_time_parse (void)
     CHECK_EQ (t, 1000 + 6 * 3600000ULL);
     CHECK_EQ (rcn_time_parse ("-30m", 3600000, &t, why, sizeof why), RCN_OK);
     CHECK_EQ (t, 1800000);
-    const char *bad[] = { "", "tomorrow", "2026-11-22T09:30:00", "2026-13-01T00:00:00Z",
+    CHECK_EQ (rcn_time_parse ("2016-12-31T23:59:60Z", 0, &t, why, sizeof why), RCN_OK);
+    CHECK_EQ (t, 1483228800000ULL);                    /* the leap second = 2017-01-01T00:00:00Z */
+    CHECK_EQ (rcn_time_parse ("2017-01-01T07:59:60+08:00", 0, &t, why, sizeof why), RCN_OK);
+    CHECK_EQ (t, 1483228800000ULL);
+    CHECK_EQ (rcn_time_parse ("2024-02-29T00:00:00Z", 0, &t, why, sizeof why), RCN_OK);
+    const char *bad[] = { "", "tomorrow", "+ 5h", "+-0s", "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-11-22T09:30:00", "2026-13-01T00:00:00Z",
                           "2026-02-30T00:00:00Z", "+6x", "+h", "2026-11-22T09:30:00+8", NULL };
     for (int i = 0; bad[i]; i++) {
         why[0] = 0;

@@ -1,10 +1,19 @@
-/* hwm.h — the own-seq high-water mark (DESIGN.md §5, invariant 6): the last seq this member
- * signed, kept beside its keys, outside LMDB, so that a data dir restored from a backup or
- * wiped cannot make the member sign a seq twice.
+/* hwm.h — the own-seq high-water mark (DESIGN.md §5, invariant 6), kept beside the member's
+ * keys, outside LMDB, so that a data dir restored from a backup or wiped cannot make the
+ * member sign a seq twice.
  *
- * File KEYDIR/hwm, text: "rcn-hwm 1 <origin hex> <seq>\n". Raised by writing a temporary file,
- * fsync, rename over, fsync of the directory: after rcn_hwm_raise returns, a power loss keeps
- * the new value. The node raises it BEFORE signing a group of entries. */
+ * The mark has two halves, because "signed" and "may have left this process" differ:
+ *   signed_seq     the highest own seq ever signed; raised BEFORE a group is signed;
+ *   committed_seq  the highest own seq known committed; raised after the group's commit and
+ *                  BEFORE anyone (rcctl, a peer) hears of it.
+ * Seqs above committed_seq were never published or acknowledged: after a crash between the
+ * two raises they can be signed again without any fork being observable. Seqs at or below
+ * committed_seq that the log lacks (a restored backup, a wiped data dir) block authoring until
+ * they are taken back from peers.
+ *
+ * File KEYDIR/hwm, text: "rcn-hwm 2 <origin hex> <signed_seq> <committed_seq>\n", replaced by
+ * writing KEYDIR/hwm.tmp, fsync, rename over, fsync of the directory: after rcn_hwm_write
+ * returns, a power loss keeps the new value. */
 #ifndef RCN_HWM_H
 #define RCN_HWM_H
 
@@ -14,13 +23,20 @@
 #include "rcn/entry.h"
 #include "rcn/err.h"
 
-/* Reads the mark; *seq = 0 when the file does not exist yet. RCN_EINVAL when it is malformed
- * or names another origin (a key dir mixed up with another member's). */
-int rcn_hwm_read (const char *keydir, const uint8_t origin[RCN_KEY_SIZE], uint64_t *seq,
+typedef struct {
+    uint64_t signed_seq;
+    uint64_t committed_seq;          /* <= signed_seq */
+} rcn_hwm_t;
+
+/* Reads the mark; {0, 0} when the file does not exist yet. RCN_EINVAL with `why` when it is
+ * malformed, has committed > signed, or names another origin (another member's key dir). */
+int rcn_hwm_read (const char *keydir, const uint8_t origin[RCN_KEY_SIZE], rcn_hwm_t *out,
                   char *why, size_t whylen) RCN_MUST;
 
-/* Durably sets the mark to seq; refuses to lower it (RCN_EINVAL). */
-int rcn_hwm_raise (const char *keydir, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq,
+/* Durably replaces the mark with *m. Refuses (RCN_EINVAL) committed > signed and any value
+ * that would lower the stored committed_seq; signed_seq may be lowered, never below the
+ * stored committed_seq (the node does that at start for seqs signed but never committed). */
+int rcn_hwm_write (const char *keydir, const uint8_t origin[RCN_KEY_SIZE], const rcn_hwm_t *m,
                    char *why, size_t whylen) RCN_MUST;
 
 #endif

@@ -12,6 +12,7 @@
 #ifndef RCN_KIND_H
 #define RCN_KIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,11 @@ typedef struct rcn_kind {
      * checks against the log (e.g. that a referenced alert exists). Caller owns *body (free()). */
     int (*author) (const rcn_view_t *v, const uint8_t origin[RCN_KEY_SIZE], const json_t *req,
                    uint64_t now_ms, uint8_t **body, size_t *body_len, char *why, size_t whylen);
+
+    /* True when checking this request reads state that an earlier request of the same group
+     * could change (an update or cancel of something): the node then checks it only once
+     * the group before it is committed. NULL: never. */
+    bool (*depends) (const json_t *req);
 
     /* Clear fields of a body as JSON, for export and log tail — never personal details.
      * NULL when the body does not parse. Caller owns the reference. */

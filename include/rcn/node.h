@@ -17,7 +17,10 @@
 
 typedef struct rcn_node rcn_node_t;
 
-/* Checks the linked libzmq against the minimum. RCN_EVERSION with `why`. */
+/* Checks a libzmq version against the minimum. RCN_EVERSION with `why`. */
+int rcn_node_zmq_version_ok (int major, int minor, int patch, char *why, size_t whylen) RCN_MUST;
+
+/* The same for the libzmq this process is linked with (zmq_version). */
 int rcn_node_check_zmq (char *why, size_t whylen) RCN_MUST;
 
 /* Opens the node in DIR: reads node.conf, takes DIR's lock (RCN_EBUSY when another rcnode

@@ -81,6 +81,8 @@ record_unpack (const MDB_val *v, record_t *r)
     return RCN_OK;
 }
 
+/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF)
+ * without control characters other than newline and tab. */
 static bool
 utf8_valid (const char *s, size_t len)
 {
@@ -89,24 +91,34 @@ utf8_valid (const char *s, size_t len)
     while (i < len) {
         unsigned c = p[i];
         size_t n;
+        unsigned lo = 0x80, hi = 0xBF;        /* allowed range of the second byte */
         if (c < 0x80) {
             if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F)
                 return false;
-            n = 0;
+            i++;
+            continue;
         }
-        else if (c >= 0xC2 && c <= 0xDF)
+        if (c >= 0xC2 && c <= 0xDF)
             n = 1;
-        else if ((c & 0xF0) == 0xE0)
+        else if (c >= 0xE0 && c <= 0xEF) {
             n = 2;
-        else if (c >= 0xF0 && c <= 0xF4)
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        }
+        else if (c >= 0xF0 && c <= 0xF4) {
             n = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        }
         else
             return false;
-        if (len - i <= n)
+        if (len - i <= n || p[i + 1] < lo || p[i + 1] > hi)
             return false;
-        for (size_t k = 1; k <= n; k++)
+        for (size_t k = 2; k <= n; k++)
             if ((p[i + k] & 0xC0) != 0x80)
                 return false;
+        if (n == 1 && c == 0xC2 && p[i + 1] < 0xA0)
+            return false;                     /* C1 control characters */
         i += n + 1;
     }
     return true;
@@ -172,12 +184,17 @@ validate (const Rcn__Alert *a, uint64_t time_ms, char *why, size_t whylen)
  * same status (drill traffic never changes a real alert). */
 static int
 resolve (const rcn_view_t *v, const Rcn__Alert *a, const uint8_t origin[32], uint32_t status,
-         uint8_t root[32], record_t *rec, char *why, size_t whylen)
+         bool author, uint8_t root[32], record_t *rec, char *why, size_t whylen)
 {
+    /* An origin's alerts precede its updates in its own chain, so "not held" and "another
+     * origin's" are the same fault when applying; one reason keeps the view free of arrival
+     * order (invariant 8). The author gets the more helpful of the two. */
+    static const char *not_own = "alert: references no earlier alert of the same region";
     MDB_val k = { 32, a->references.data }, val;
     int rc = mdb_get (v->txn, v->dbi[DB_REF], &k, &val);
     if (rc == MDB_NOTFOUND || (rc == 0 && val.mv_size != 32)) {
-        rcn_errf (why, whylen, "alert: references an alert this log does not hold");
+        rcn_errf (why, whylen, "%s", author ? "alert: references an alert this log does not hold"
+                                            : not_own);
         return RCN_EBODY;
     }
     if (rc != 0)
@@ -187,7 +204,8 @@ resolve (const rcn_view_t *v, const Rcn__Alert *a, const uint8_t origin[32], uin
     if (mdb_get (v->txn, v->dbi[DB_ROOT], &k, &val) != 0 || record_unpack (&val, rec) != RCN_OK)
         return RCN_EDB;
     if (memcmp (rec->origin, origin, 32) != 0) {
-        rcn_errf (why, whylen, "alert: only the region that issued an alert may change it");
+        rcn_errf (why, whylen, "%s", author ? "alert: only the region that issued an alert may "
+                                              "change it" : not_own);
         return RCN_EBODY;
     }
     if (rec->cancelled) {
@@ -208,6 +226,22 @@ resolve (const rcn_view_t *v, const Rcn__Alert *a, const uint8_t origin[32], uin
     return RCN_OK;
 }
 
+/* RCN_OK when the body packs back to exactly its bytes and carries no field this version
+ * ignores; RCN_EBODY when not; RCN_ENOMEM (which must abort, not judge) when unsure. */
+static int
+canonical (const Rcn__Alert *a, const uint8_t *body, size_t len)
+{
+    if (a->base.n_unknown_fields != 0 || rcn__alert__get_packed_size (a) != len)
+        return RCN_EBODY;
+    uint8_t *buf = malloc (len ? len : 1);
+    if (!buf)
+        return RCN_ENOMEM;
+    rcn__alert__pack (a, buf);
+    int rc = memcmp (buf, body, len) == 0 ? RCN_OK : RCN_EBODY;
+    free (buf);
+    return rc;
+}
+
 static int
 alert_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
 {
@@ -218,9 +252,18 @@ alert_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen
     }
     uint8_t root[32];
     record_t rec = { 0 };
-    int rc = validate (a, e->h.time_ms, why, whylen);
+    int rc = RCN_EBODY;
+    /* Only the canonical encoding counts: no unknown fields, and no NUL inside text (which
+     * C strings would cut short, leaving bytes nobody validated or shows). */
+    if ((rc = canonical (a, e->h.body, e->h.body_len)) != RCN_OK) {
+        if (rc == RCN_EBODY)
+            rcn_errf (why, whylen, "alert: body is not in canonical form (unknown fields, a NUL "
+                      "inside text, or a non-minimal encoding)");
+        goto done;
+    }
+    rc = validate (a, e->h.time_ms, why, whylen);
     if (rc == RCN_OK && a->action != RCN__ALERT__ACTION__ACTION_ISSUE)
-        rc = resolve (v, a, e->h.origin, e->h.status, root, &rec, why, whylen);
+        rc = resolve (v, a, e->h.origin, e->h.status, false, root, &rec, why, whylen);
     if (rc != RCN_OK)
         goto done;
     /* Validated: from here on, write. */
@@ -286,7 +329,13 @@ alert_author (const rcn_view_t *v, const uint8_t origin[32], const json_t *req, 
         rcn_errf (why, whylen, "alert: request has no body object");
         return RCN_EINVAL;
     }
-    const char *action = json_string_value (json_object_get (b, "action"));
+    const json_t *aj = json_object_get (b, "action"), *rfj = json_object_get (b, "references");
+    if ((aj && !json_is_string (aj)) || (rfj && !json_is_string (rfj))) {
+        rcn_errf (why, whylen, "alert: %s: must be a string", aj && !json_is_string (aj)
+                  ? "action" : "references");
+        return RCN_EINVAL;
+    }
+    const char *action = json_string_value (aj);
     a.action = RCN__ALERT__ACTION__ACTION_ISSUE;
     if (action && strcmp (action, "update") == 0)
         a.action = RCN__ALERT__ACTION__ACTION_UPDATE;
@@ -296,7 +345,7 @@ alert_author (const rcn_view_t *v, const uint8_t origin[32], const json_t *req, 
         rcn_errf (why, whylen, "alert: action \"%s\": must be issue, update or cancel", action);
         return RCN_EINVAL;
     }
-    const char *ref = json_string_value (json_object_get (b, "references"));
+    const char *ref = json_string_value (rfj);
     if (ref) {
         if (rcn_unhex (ref, refs, 32) != RCN_OK) {
             rcn_errf (why, whylen, "alert: references: must be a 64-hex-digit entry hash");
@@ -308,7 +357,7 @@ alert_author (const rcn_view_t *v, const uint8_t origin[32], const json_t *req, 
     if (a.action != RCN__ALERT__ACTION__ACTION_ISSUE && ref) {
         uint8_t root[32];
         record_t rec;
-        rc = resolve (v, &a, origin, status, root, &rec, why, whylen);
+        rc = resolve (v, &a, origin, status, true, root, &rec, why, whylen);
         if (rc != RCN_OK)
             return RCN_EINVAL;
         if (a.action == RCN__ALERT__ACTION__ACTION_UPDATE && !(cur = current_content (v, &rec)))
@@ -316,6 +365,10 @@ alert_author (const rcn_view_t *v, const uint8_t origin[32], const json_t *req, 
         rc = RCN_EINVAL;
     }
     const json_t *sev = json_object_get (b, "severity");
+    if (sev && a.action == RCN__ALERT__ACTION__ACTION_CANCEL) {
+        rcn_errf (why, whylen, "alert: a cancel takes only a text (its reason)");
+        goto fail;
+    }
     if (sev) {
         int s = severity_parse (json_string_value (sev));
         if (s < 0) {
@@ -381,6 +434,15 @@ fail:
     if (cur)
         rcn__alert__free_unpacked (cur, NULL);
     return rc;
+}
+
+/* Updates and cancels are checked against the alert they name, which an earlier request of
+ * the same group may change. */
+static bool
+alert_depends (const json_t *req)
+{
+    const char *action = json_string_value (json_object_get (json_object_get (req, "body"), "action"));
+    return action && strcmp (action, "issue") != 0;
 }
 
 static json_t *
@@ -552,32 +614,53 @@ alert_cli (int argc, char **argv, uint64_t now_ms, json_t **req, char *why, size
     json_object_set_new (r, "op", json_string (list ? "list" : "author"));
     json_object_set_new (body, "action", json_string (list ? "list" : strcmp (verb, "send") == 0
                                                       ? "issue" : verb));
+    bool cancel = strcmp (verb, "cancel") == 0;
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
-        if (list != (c == 'a') || c == '?' || c == ':') {
-            rcn_errf (why, whylen, "alert %s: unknown or misplaced flag \"%s\"", verb,
-                      argv[optind - 1]);
+        if (list != (c == 'a') || (cancel && c != 't') || c == '?' || c == ':') {
+            rcn_errf (why, whylen, "alert %s: unknown or misplaced flag \"%s\"%s", verb,
+                      argv[optind - 1], cancel ? " (a cancel takes only --text REASON)" : "");
+            goto fail;
+        }
+        /* json_string refuses text that is not UTF-8 (a GBK terminal, say): say so. */
+        json_t *str = c == 's' || c == 't' ? json_string (optarg) : NULL;
+        if ((c == 's' || c == 't') && !str) {
+            rcn_errf (why, whylen, "alert %s: --%s must be UTF-8 text", verb,
+                      c == 's' ? "severity" : "text");
             goto fail;
         }
         switch (c) {
-        case 's': json_object_set_new (body, "severity", json_string (optarg)); break;
-        case 't': json_object_set_new (body, "text", json_string (optarg)); break;
+        case 's': json_object_set_new (body, "severity", str); break;
+        case 't': json_object_set_new (body, "text", str); break;
         case 'a': json_object_set_new (body, "all", json_true ()); break;
         case 'r': {
             json_t *arr = json_array ();
             char *copy = strdup (optarg), *save = NULL;
-            for (char *tok = strtok_r (copy, ", ", &save); tok; tok = strtok_r (NULL, ", ", &save))
-                json_array_append_new (arr, json_string (tok));
+            bool ok = copy != NULL;
+            for (char *tok = ok ? strtok_r (copy, ", ", &save) : NULL; tok;
+                 tok = strtok_r (NULL, ", ", &save)) {
+                json_t *code = json_string (tok);
+                ok = ok && code && json_array_append_new (arr, code) == 0;
+            }
             free (copy);
             json_object_set_new (body, "regions", arr);
+            if (!ok) {
+                rcn_errf (why, whylen, "alert %s: --regions: six-digit codes separated by commas",
+                          verb);
+                goto fail;
+            }
             break;
         }
         case 'e': {
             uint64_t t;
             if (rcn_time_parse (optarg, now_ms, &t, why, whylen) != RCN_OK)
                 goto fail;
+            if (t <= now_ms) {
+                rcn_errf (why, whylen, "alert %s: --expires \"%s\" is not in the future", verb, optarg);
+                goto fail;
+            }
             json_object_set_new (body, "expires_ms", json_integer ((json_int_t) t));
             break;
         }
@@ -590,7 +673,12 @@ alert_cli (int argc, char **argv, uint64_t now_ms, json_t **req, char *why, size
             rcn_errf (why, whylen, "alert %s: give the alert's hash (see alert list)", verb);
             goto fail;
         }
-        json_object_set_new (body, "references", json_string (argv[optind]));
+        json_t *ref = json_string (argv[optind]);
+        if (!ref) {
+            rcn_errf (why, whylen, "alert %s: the hash must be 64 hex digits", verb);
+            goto fail;
+        }
+        json_object_set_new (body, "references", ref);
     }
     else if (rest != 0) {
         rcn_errf (why, whylen, "alert %s: unexpected argument \"%s\"", verb, argv[optind]);
@@ -622,8 +710,8 @@ alert_print (const json_t *list)
         printf ("no alerts\n");
         return;
     }
-    printf ("%-12s  %-6s  %-8s  %-9s  %-20s  %s\n", "ALERT", "REGION", "SEVERITY", "STATE",
-            "EXPIRES (UTC)", "TEXT");
+    printf ("%-64s  %-6s  %-8s  %-9s  %-19s  %s\n", "ALERT (hash for update/cancel)", "REGION",
+            "SEVERITY", "STATE", "EXPIRES (UTC)", "TEXT");
     size_t i;
     const json_t *o;
     json_array_foreach (list, i, o) {
@@ -634,12 +722,13 @@ alert_print (const json_t *list)
         exp[19] = exp[0] == '-' ? exp[19] : '\0';
         const char *status = json_string_value (json_object_get (o, "status"));
         const char *region = json_string_value (json_object_get (o, "region"));
-        printf ("%.12s  %-6s  %-8s  %-9s  %-20s  %s%s\n",
+        const char *sev = json_string_value (json_object_get (o, "severity"));
+        const char *text = json_string_value (json_object_get (o, "text"));
+        printf ("%-64s  %-6s  %-8s  %-9s  %-19s  %s%s\n",
                 json_string_value (json_object_get (o, "hash")), region ? region : "?",
-                json_string_value (json_object_get (o, "severity")),
-                json_string_value (json_object_get (o, "state")), exp,
+                sev ? sev : "-", json_string_value (json_object_get (o, "state")), exp,
                 status && strcmp (status, "actual") != 0 ? "[EXERCISE/TEST] " : "",
-                json_string_value (json_object_get (o, "text")));
+                text ? text : "");
     }
 }
 
@@ -649,6 +738,7 @@ const rcn_kind_t rcn_kind_alert = {
     .dbs = s_dbs,
     .apply = alert_apply,
     .author = alert_author,
+    .depends = alert_depends,
     .show = alert_show,
     .list = alert_list,
     .cli = alert_cli,
