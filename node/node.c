@@ -272,7 +272,8 @@ status_json (rcn_node_t *n)
     json_object_set_new (o, "pid", json_integer ((json_int_t) getpid ()));
     json_object_set_new (o, "uptime_s", json_integer ((json_int_t) ((rcn_mono_ms () - n->started_mono) / 1000)));
     json_object_set_new (o, "own_seq", json_integer ((json_int_t) head));
-    json_object_set_new (o, "hwm", json_integer ((json_int_t) n->hwm.committed_seq));
+    json_object_set_new (o, "hwm_signed", json_integer ((json_int_t) n->hwm.signed_seq));
+    json_object_set_new (o, "hwm_committed", json_integer ((json_int_t) n->hwm.committed_seq));
     json_object_set_new (o, "blocked", json_boolean (n->blocked));
     json_object_set_new (o, "entries", json_integer ((json_int_t) st.entries));
     json_object_set_new (o, "origins", json_integer ((json_int_t) st.origins));

@@ -47,7 +47,8 @@ rcctl_status (rcctl_t *c, int argc, char **argv)
         printf ("origin      %s\n", S ("origin"));
         printf ("roster      %s (%lld members)\n", S ("roster_hash"), I ("members"));
         printf ("rcnode      pid %lld, up %lld s, libzmq %s\n", I ("pid"), I ("uptime_s"), S ("libzmq"));
-        printf ("own log     seq %lld, high-water mark %lld%s\n", I ("own_seq"), I ("hwm"),
+        printf ("own log     seq %lld; high-water mark: committed %lld, signed %lld%s\n",
+                I ("own_seq"), I ("hwm_committed"), I ("hwm_signed"),
                 json_is_true (json_object_get (resp, "blocked"))
                 ? "  BLOCKED: own entries missing, authoring nothing" : "");
         printf ("log         %lld entries from %lld origins, %lld invalid, %lld fork records\n",

@@ -4,10 +4,14 @@
  * The one design decision: the checker trusts nothing the store says about itself. It runs
  * the store's full offline check (every signature, every chain link, the indexes), and then
  * looks up every "written SEQ HASH" line by seq and compares the hash it computes from the
- * stored bytes with the one the writer printed before the crash. It also checks the
- * high-water mark is at or above the head: the mark is raised before signing, so a stored
- * seq above the mark means the mark was not durable when it had to be. (A mark ahead of the
- * head is expected after a crash between raising it and the commit.)
+ * stored bytes with the one the writer printed before the crash. Then the high-water mark
+ * (hwm.h), which the writer keeps as the node does:
+ *   every reported seq <= committed_seq   (recorded as committed before it was reported)
+ *   committed_seq <= head                 (else the log lost a commit: the node would block)
+ *   head <= signed_seq                    (else a seq was signed before the mark covered it)
+ * After a crash, signed_seq ahead of the head (crash between marking a group signed and its
+ * commit) and the head ahead of committed_seq (between the commit and recording it) are both
+ * expected; the summary line says which it saw.
  *
  * Prints one line per fault and "pl_check: N passed, N failed"; exits 1 on any fault, 2 on
  * a usage error. The store is opened read-only (read-write, as the node would, when a crash
@@ -140,7 +144,8 @@ main (int argc, char **argv)
     rcn_keys_t *keys = NULL;
     rcn_store_t *store = NULL;
     int rc;
-    uint64_t head = 0, mark = 0, checked = 0;
+    uint64_t head = 0, checked = 0;
+    rcn_hwm_t mark = { 0, 0 };
     uint8_t origin[RCN_KEY_SIZE];
 
     /* The same seq reported twice must carry the same entry: otherwise one was lost. */
@@ -215,17 +220,36 @@ main (int argc, char **argv)
         rcn_entry_destroy (&e);
     }
 
-    if ((rc = rcn_hwm_read (keydir, origin, &mark, why, sizeof why)) != RCN_OK)
+    /* rcn_hwm_read itself refuses committed_seq > signed_seq. */
+    if ((rc = rcn_hwm_read (keydir, origin, &mark, why, sizeof why)) != RCN_OK) {
         fault ("high-water mark unreadable: %s: %s", rcn_strerror (rc), why);
-    else if (mark < head)
-        fault ("high-water mark %" PRIu64 " is below the head %" PRIu64 ": a seq was signed "
-               "that the mark did not durably cover", mark, head);
+        goto report;
+    }
+    ok ();
+    if (nw > 0 && w[nw - 1].seq > mark.committed_seq)
+        fault ("seq %" PRIu64 " was reported written but the mark's committed_seq is %" PRIu64
+               ": it was reported before its commit was recorded", w[nw - 1].seq,
+               mark.committed_seq);
     else
         ok ();
-    printf ("pl_check: head %" PRIu64 ", mark %" PRIu64 "%s, %zu of %zu reported entries "
-            "present, %" PRIu64 " entries checked\n", head, mark,
-            mark > head ? " (ahead: crash between raising it and the commit)" : "", present, nw,
-            checked);
+    if (mark.committed_seq > head)
+        fault ("the mark's committed_seq %" PRIu64 " is above the log's head %" PRIu64 ": the "
+               "log lost a commit (the node would start blocked)", mark.committed_seq, head);
+    else
+        ok ();
+    if (head > mark.signed_seq)
+        fault ("the log's head %" PRIu64 " is above the mark's signed_seq %" PRIu64 ": a seq "
+               "was signed that the mark did not durably cover", head, mark.signed_seq);
+    else
+        ok ();
+    /* "head H, mark C" first: test_kill9.sh shows that much of this line. */
+    printf ("pl_check: head %" PRIu64 ", mark %" PRIu64 " committed, %" PRIu64 " signed%s%s, "
+            "%zu of %zu reported entries present, %" PRIu64 " entries checked\n", head,
+            mark.committed_seq, mark.signed_seq,
+            mark.signed_seq > head ? " (signed ahead: crash between marking a group signed "
+            "and its commit)" : "",
+            head > mark.committed_seq ? " (committed behind: crash between a commit and "
+            "recording it)" : "", present, nw, checked);
 
 report:
     printf ("pl_check: %d passed, %d failed\n", passed, failed);

@@ -4,15 +4,18 @@
  * RCN_OK for its group — the moment a node may publish or acknowledge it (DESIGN.md §3,
  * invariant 5). Whatever it reported must survive kill -9 and power loss (pl_check).
  *
- * The one design decision: it follows the node's order for a group — raise the high-water
- * mark (DIR/keys/hwm) to the group's last seq, sign, append, report — so a crash can leave the
- * mark ahead of the log (by at most a group), never behind it. On a restart behind its mark it
- * continues from the log's head and re-signs the lost seqs: none of them was reported, which
- * is exactly what this test may assume and a node may not (a node blocks, §5 Rejoin).
+ * The one design decision: it follows the node's order exactly (node/node.c, hwm.h). Per
+ * group of seqs head+1..last: write the high-water mark (DIR/keys/hwm) {signed last, committed
+ * as before}, sign, append (one synced transaction), write {last, last}, and only then report.
+ * At start, with H the log's own head and m the mark: H < m.committed_seq is the node's
+ * "blocked" case (the log lost seqs that may have been reported) — it must never happen after
+ * a crash, so the writer says so and exits 3; otherwise the mark becomes {H, H} (seqs H+1..
+ * m.signed_seq were signed but never committed, so never reported, and are signed anew).
  *
  * Keys are made in DIR/keys.new and renamed into place with DIR fsynced, so a crash during
  * key creation leaves no half key dir. The store's map starts at 256 KiB so that map growth
- * also happens under the crash points. Exit 0 when done, 2 on any error (named on stderr).
+ * also happens under the crash points. Exit 0 when done, 2 on any error (named on stderr),
+ * 3 when blocked as above.
  * RCN_PL_WRITER_NOSYNC=1 opens the store unsafe_nosync: the control run with which
  * test_powerloss.sh shows that it catches a store that does not sync. */
 #include <errno.h>
@@ -157,7 +160,8 @@ main (int argc, char **argv)
         fprintf (stderr, "pl_writer: rcn_store_open: %s: %s\n", rcn_strerror (rc), why);
         goto done;
     }
-    uint64_t head, mark;
+    uint64_t head;
+    rcn_hwm_t mark;
     uint8_t prev[RCN_HASH_SIZE];
     if ((rc = rcn_store_head (store, origin, &head, prev)) != RCN_OK) {
         fprintf (stderr, "pl_writer: rcn_store_head: %s\n", rcn_strerror (rc));
@@ -167,28 +171,39 @@ main (int argc, char **argv)
         fprintf (stderr, "pl_writer: rcn_hwm_read: %s: %s\n", rcn_strerror (rc), why);
         goto done;
     }
-    if (mark < head) {
-        fprintf (stderr, "pl_writer: high-water mark %" PRIu64 " is below the head %" PRIu64
-                 ": a seq was signed before the mark covered it\n", mark, head);
+    if (head < mark.committed_seq) {
+        fprintf (stderr, "pl_writer: BLOCKED: the log's own head is %" PRIu64 " but the mark "
+                 "says seqs up to %" PRIu64 " were committed (and may have been reported): the "
+                 "log lost a commit; a node would author nothing here\n", head,
+                 mark.committed_seq);
+        status = 3;
         goto done;
     }
-    if (mark > head)
-        fprintf (stderr, "pl_writer: mark %" PRIu64 " ahead of head %" PRIu64 ": re-signing "
-                 "seqs %" PRIu64 "..%" PRIu64 ", never reported (a node would block here)\n",
-                 mark, head, head + 1, mark);
+    if (head > mark.signed_seq) {
+        /* A node would raise the mark with a warning (a key dir without its mark); here the
+         * key dir is the writer's own, so the mark was not durable when it had to be. */
+        fprintf (stderr, "pl_writer: the log's own head %" PRIu64 " is above the mark's "
+                 "signed_seq %" PRIu64 ": a seq was signed before the mark covered it\n", head,
+                 mark.signed_seq);
+        goto done;
+    }
+    mark = (rcn_hwm_t) { head, head };
+    if ((rc = rcn_hwm_write (keydir, origin, &mark, why, sizeof why)) != RCN_OK) {
+        fprintf (stderr, "pl_writer: rcn_hwm_write {%" PRIu64 ", %" PRIu64 "} at start: %s: "
+                 "%s\n", head, head, rcn_strerror (rc), why);
+        goto done;
+    }
 
     uint64_t rng = (seed * 0x2545f4914f6cdd1dULL) ^ head;
     uint64_t seq = head + 1, left = count;
     while (left > 0) {
         n = left < batch ? (size_t) left : (size_t) batch;
         uint64_t last = seq + n - 1;
-        if (mark < last) {
-            if ((rc = rcn_hwm_raise (keydir, origin, last, why, sizeof why)) != RCN_OK) {
-                fprintf (stderr, "pl_writer: rcn_hwm_raise %" PRIu64 ": %s: %s\n", last,
-                         rcn_strerror (rc), why);
-                goto done;
-            }
-            mark = last;
+        mark.signed_seq = last;
+        if ((rc = rcn_hwm_write (keydir, origin, &mark, why, sizeof why)) != RCN_OK) {
+            fprintf (stderr, "pl_writer: rcn_hwm_write signed %" PRIu64 ": %s: %s\n", last,
+                     rcn_strerror (rc), why);
+            goto done;
         }
         for (size_t i = 0; i < n; i++) {
             uint8_t body[BODY_MAX];
@@ -217,7 +232,13 @@ main (int argc, char **argv)
                          rcn_strerror (results[i]));
                 goto done;
             }
-        /* Committed and synced: only now may anyone hear of these entries. */
+        /* Committed and synced; recorded as committed: only now may anyone hear of them. */
+        mark.committed_seq = last;
+        if ((rc = rcn_hwm_write (keydir, origin, &mark, why, sizeof why)) != RCN_OK) {
+            fprintf (stderr, "pl_writer: rcn_hwm_write committed %" PRIu64 ": %s: %s\n", last,
+                     rcn_strerror (rc), why);
+            goto done;
+        }
         for (size_t i = 0; i < n; i++) {
             char hex[2 * RCN_HASH_SIZE + 1];
             printf ("written %" PRIu64 " %s\n", seq + i,
