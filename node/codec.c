@@ -1,5 +1,6 @@
-/* codec.c — hex, base64 and Z85 at the edges (JSON, cards, export). libsodium does hex and
- * base64 in constant time; libzmq does Z85, the encoding ZeroMQ CURVE keys travel in. */
+/* codec.c — hex, base64 and Z85 at the edges (JSON, cards, export), and the one check of UTF-8
+ * text. libsodium does hex and base64 in constant time; libzmq does Z85, the encoding ZeroMQ
+ * CURVE keys travel in. */
 #include "rcn/codec.h"
 #include "rcn/err.h"
 
@@ -73,4 +74,39 @@ rcn_unz85_key (const char *s, uint8_t key[32])
     if (!zmq_z85_decode (key, s))
         return RCN_EINVAL;
     return RCN_OK;
+}
+
+bool
+rcn_utf8_text_ok (const char *s, size_t len, bool newline_tab)
+{
+    const unsigned char *p = (const unsigned char *) s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && !(newline_tab && (c == '\n' || c == '\t'))) || c == 0x7f)
+                return false;
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp;
+        if (c >= 0xc2 && c <= 0xdf)      { n = 1; cp = c & 0x1f; }
+        else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+        else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+        else
+            return false;
+        if (i + n >= len)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff
+            || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+            return false;
+        i += n + 1;
+    }
+    return true;
 }

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rcn/fileio.h"
 #include "rcn/log.h"
 #include "rcn/region.h"
 
@@ -41,21 +42,6 @@ static const struct {
     [K_DATA] = { "data", false },        [K_LOG_LEVEL] = { "log_level", false },
     [K_MAP_SIZE] = { "map_size_mb", false }, [K_OPERATOR] = { "operator", false },
 };
-
-static int
-write_all (int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write (fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        buf += w;
-        len -= (size_t) w;
-    }
-    return 0;
-}
 
 /* dst = value when absolute, else dir/value. */
 static int
@@ -241,8 +227,8 @@ rcn_conf_load (const char *dir, rcn_conf_t *out, char *why, size_t whylen)
 {
     assert (dir && out);
     int rc = RCN_EIO;
-    char *text = NULL;
-    int fd = -1;
+    uint8_t *text = NULL;
+    size_t len;
     char path[PATH_MAX + sizeof CONF_FILE + 1];
     rcn_conf_t *c = calloc (1, sizeof *c);
     if (!c) {
@@ -254,42 +240,18 @@ rcn_conf_load (const char *dir, rcn_conf_t *out, char *why, size_t whylen)
         goto fail;
     }
     snprintf (path, sizeof path, "%s/%s", c->dir, CONF_FILE);
-    fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rcn_errf (why, whylen, "%s: %s", path, strerror (errno));
-        goto fail;
-    }
-    text = malloc (CONF_MAX + 1);
-    if (!text) {
-        rc = RCN_ENOMEM;
-        rcn_errf (why, whylen, "out of memory");
-        goto fail;
-    }
-    size_t len = 0;
-    while (len < CONF_MAX + 1) {
-        ssize_t r = read (fd, text + len, CONF_MAX + 1 - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rcn_errf (why, whylen, "%s: %s", path, strerror (errno));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        len += (size_t) r;
-    }
-    if (len > CONF_MAX) {
+    rc = rcn_read_file (path, 0, CONF_MAX, &text, &len, why, whylen);
+    if (rc == RCN_ETOOBIG) {
         rc = RCN_EINVAL;
         rcn_errf (why, whylen, "%s: larger than %d bytes", path, CONF_MAX);
-        goto fail;
     }
-    rc = conf_parse (text, len, c, why, whylen);
+    if (rc != RCN_OK)
+        goto fail;
+    rc = conf_parse ((const char *) text, len, c, why, whylen);
     if (rc == RCN_OK)
         *out = *c;
 
 fail:
-    if (fd >= 0)
-        close (fd);
     free (text);
     free (c);
     return rc;
@@ -431,7 +393,7 @@ rcn_conf_write (const char *dir, const rcn_conf_t *c, char *why, size_t whylen)
         goto fail;
     }
     made = true;
-    if (fchmod (fd, 0600) != 0 || write_all (fd, text, strlen (text)) != 0 || fsync (fd) != 0) {
+    if (fchmod (fd, 0600) != 0 || rcn_write_all (fd, text, strlen (text)) != 0 || fsync (fd) != 0) {
         rcn_errf (why, whylen, "%s: %s", path, strerror (errno));
         goto fail;
     }

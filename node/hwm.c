@@ -16,11 +16,13 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "rcn/codec.h"
+#include "rcn/fileio.h"
 
 #define HWM_FILE "hwm"
 #define HWM_TMP "hwm.tmp"
@@ -28,25 +30,6 @@
 #define HWM_MAGIC_V1 "rcn-hwm 1 "
 #define HWM_MAX 160    /* magic + 64 hex + 2 x (space + 20 digits) + newline, with room */
 #define HEX_LEN (2 * RCN_KEY_SIZE)
-
-static int
-write_all (int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write (fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        if (w == 0) {                /* no progress on a regular file: do not spin */
-            errno = EIO;
-            return -1;
-        }
-        buf += w;
-        len -= (size_t) w;
-    }
-    return 0;
-}
 
 /* One decimal seq at *s (*len bytes left): digits only, no leading zero, no overflow. Advances
  * past it. `name` is the field's name for the message. */
@@ -166,40 +149,24 @@ hwm_load (const char *keydir, const uint8_t origin[RCN_KEY_SIZE], rcn_hwm_t *m, 
     int rc = hwm_path (keydir, HWM_FILE, path, sizeof path, why, whylen);
     if (rc != RCN_OK)
         return rc;
-    int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return RCN_OK;
-        rcn_errf (why, whylen, "%s: %s", path, strerror (errno));
-        return RCN_EIO;
-    }
-    char buf[HWM_MAX + 1];
-    size_t len = 0;
-    while (len < sizeof buf) {
-        ssize_t r = read (fd, buf + len, sizeof buf - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rcn_errf (why, whylen, "%s: %s", path, strerror (errno));
-            rc = RCN_EIO;
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        len += (size_t) r;
-    }
-    if (len > HWM_MAX) {
+    uint8_t *buf;
+    size_t len;
+    rc = rcn_read_file (path, RCN_READ_NOFOLLOW | RCN_READ_NOTFOUND, HWM_MAX, &buf, &len,
+                        why, whylen);
+    if (rc == RCN_ENOTFOUND)
+        return RCN_OK;
+    if (rc == RCN_ETOOBIG) {
         rcn_errf (why, whylen, "%s: malformed: longer than %d bytes", path, HWM_MAX);
-        rc = RCN_EINVAL;
-        goto fail;
+        return RCN_EINVAL;
     }
+    if (rc != RCN_OK)
+        return rc;
     char want[HEX_LEN + 1];
     rcn_hex (origin, RCN_KEY_SIZE, want);
-    rc = hwm_parse (buf, len, want, m, path, why, whylen);
+    rc = hwm_parse ((const char *) buf, len, want, m, path, why, whylen);
     if (rc == RCN_OK)
         *exists = true;
-fail:
-    close (fd);
+    free (buf);
     return rc;
 }
 
@@ -210,21 +177,17 @@ static int
 hwm_sync (const char *keydir, const char *path, char *why, size_t whylen)
 {
     int rc = RCN_EIO;
-    int dirfd = -1;
     int fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 || fsync (fd) != 0) {
         rcn_errf (why, whylen, "%s: fsync: %s", path, strerror (errno));
         goto fail;
     }
-    dirfd = open (keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0 || fsync (dirfd) != 0) {
+    if (rcn_fsync_dir (keydir) != 0) {
         rcn_errf (why, whylen, "%s: fsync of the directory: %s", keydir, strerror (errno));
         goto fail;
     }
     rc = RCN_OK;
 fail:
-    if (dirfd >= 0)
-        close (dirfd);
     if (fd >= 0)
         close (fd);
     return rc;
@@ -291,7 +254,7 @@ rcn_hwm_write (const char *keydir, const uint8_t origin[RCN_KEY_SIZE], const rcn
     }
     made_tmp = true;
     /* A stale hwm.tmp keeps its old mode through O_TRUNC, and a umask can only narrow ours. */
-    if (fchmod (fd, 0600) != 0 || write_all (fd, line, (size_t) n) != 0 || fsync (fd) != 0) {
+    if (fchmod (fd, 0600) != 0 || rcn_write_all (fd, line, (size_t) n) != 0 || fsync (fd) != 0) {
         rcn_errf (why, whylen, "%s: %s", tmp, strerror (errno));
         goto fail;
     }

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "rcn/clock.h"
+#include "rcn/fileio.h"
 
 #define SIGN_FILE "sign.key"
 #define CURVE_FILE "curve.key"
@@ -37,21 +38,6 @@ enum {
 struct rcn_keys {
     uint8_t *block;                          /* sodium_malloc, read-only once loaded */
 };
-
-static int
-write_all (int fd, const uint8_t *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write (fd, buf, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        buf += w;
-        len -= (size_t) w;
-    }
-    return 0;
-}
 
 static int
 read_all (int fd, uint8_t *buf, size_t len)
@@ -70,19 +56,6 @@ read_all (int fd, uint8_t *buf, size_t len)
     return got == len ? 0 : 1;
 }
 
-static int
-fsync_path (const char *path)
-{
-    int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync (fd);
-    int saved = errno;
-    close (fd);
-    errno = saved;
-    return rc;
-}
-
 /* Writes a new 0600 file in dirfd; the caller removes it on any later failure. */
 static int
 key_write (int dirfd, const char *keydir, const char *name, const uint8_t *key, size_t len,
@@ -94,7 +67,7 @@ key_write (int dirfd, const char *keydir, const char *name, const uint8_t *key, 
         return RCN_EIO;
     }
     /* The umask may only narrow the mode; make it exactly 0600 so load accepts it. */
-    if (fchmod (fd, 0600) != 0 || write_all (fd, key, len) != 0 || fsync (fd) != 0) {
+    if (fchmod (fd, 0600) != 0 || rcn_write_all (fd, key, len) != 0 || fsync (fd) != 0) {
         rcn_errf (why, whylen, "%s/%s: %s", keydir, name, strerror (errno));
         close (fd);
         return RCN_EIO;
@@ -163,17 +136,8 @@ rcn_keys_create (const char *keydir, char *why, size_t whylen)
         goto fail;
     }
     /* The new directory's own entry lives in its parent. */
-    char parent[PATH_MAX];
-    snprintf (parent, sizeof parent, "%s", keydir);
-    char *slash = strrchr (parent, '/');
-    if (!slash)
-        snprintf (parent, sizeof parent, ".");
-    else if (slash == parent)
-        parent[1] = '\0';
-    else
-        *slash = '\0';
-    if (fsync_path (parent) != 0) {
-        rcn_errf (why, whylen, "%s: fsync: %s", parent, strerror (errno));
+    if (rcn_fsync_parent (keydir) != 0) {
+        rcn_errf (why, whylen, "%s: fsync of its parent directory: %s", keydir, strerror (errno));
         goto fail;
     }
     sodium_free (s);

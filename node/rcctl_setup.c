@@ -5,7 +5,6 @@
  * at the end, so a refused or failed init leaves nothing half-made. */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 
 #include "rcctl.h"
 #include "rcn/codec.h"
+#include "rcn/fileio.h"
 #include "rcn/keys.h"
 #include "rcn/region.h"
 
@@ -54,23 +54,6 @@ realpath_parent (const char *dir, char *abs, size_t len)
         return false;
     int n = snprintf (abs, len, "%s/%s", strcmp (parent, "/") == 0 ? "" : parent, name);
     return n > 0 && (size_t) n < len;
-}
-
-static int
-fsync_parent (const char *abs)
-{
-    char parent[PATH_MAX];
-    snprintf (parent, sizeof parent, "%s", abs);
-    char *slash = strrchr (parent, '/');
-    if (!slash)
-        return 0;
-    slash[slash == parent ? 1 : 0] = '\0';
-    int fd = open (parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync (fd);
-    close (fd);
-    return rc;
 }
 
 static bool
@@ -212,7 +195,7 @@ rcctl_init (rcctl_t *c, int argc, char **argv)
         goto fail;
     }
     /* The card goes out only once the dir's name is durable in its parent. */
-    if (fsync_parent (abs) != 0) {
+    if (rcn_fsync_parent (abs) != 0) {
         code = rcctl_fail (RC_FAIL, "init: syncing the parent of %s: %s (the node dir is there; "
                            "run `rcctl -d %s card` once the disk is well)", dir, strerror (errno), dir);
         json_decref (card);

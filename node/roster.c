@@ -9,18 +9,16 @@
 #include "rcn/roster.h"
 
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "rcn/codec.h"
+#include "rcn/fileio.h"
 #include "rcn/region.h"
 
 #define ROSTER_MAX_BYTES (1024 * 1024)
@@ -71,42 +69,6 @@ rcn_policy_default (rcn_policy_t *p)
 
 /* ---- field checks ------------------------------------------------------------------------ */
 
-/* Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF) without C0/C1 controls or DEL. */
-static bool
-text_ok (const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *) s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return false;
-            i++;
-            continue;
-        }
-        size_t n;
-        unsigned cp;
-        if (c >= 0xc2 && c <= 0xdf)      { n = 1; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
-        else
-            return false;
-        if (i + n >= len)
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff
-            || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
-            return false;
-        i += n + 1;
-    }
-    return true;
-}
-
 int
 rcn_name_check (const char *s, char *why, size_t whylen)
 {
@@ -116,7 +78,7 @@ rcn_name_check (const char *s, char *why, size_t whylen)
         rcn_errf (why, whylen, "must be 1..%d bytes", RCN_NAME_MAX);
         return RCN_EINVAL;
     }
-    if (!text_ok (s, len)) {
+    if (!rcn_utf8_text_ok (s, len, false)) {
         rcn_errf (why, whylen, "must be UTF-8 text without control characters");
         return RCN_EINVAL;
     }
@@ -737,56 +699,17 @@ rcn_roster_load (const char *path, rcn_roster_t **out, char *why, size_t whylen)
     assert (path && out);
     *out = NULL;
     uint8_t *buf = NULL;
-    int rc = RCN_EIO;
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rcn_errf (why, whylen, "%s: %s", path, strerror (errno));
-        goto fail;
-    }
-    struct stat st;
-    if (fstat (fd, &st) != 0) {
-        rcn_errf (why, whylen, "%s: %s", path, strerror (errno));
-        goto fail;
-    }
-    if (!S_ISREG (st.st_mode)) {
-        rcn_errf (why, whylen, "%s: not a regular file", path);
-        goto fail;
-    }
-    if (st.st_size > ROSTER_MAX_BYTES) {
+    size_t len;
+    int rc = rcn_read_file (path, 0, ROSTER_MAX_BYTES, &buf, &len, why, whylen);
+    if (rc == RCN_ETOOBIG)
         rc = RCN_EROSTER;
-        rcn_errf (why, whylen, "%s: %lld bytes, at most %d", path, (long long) st.st_size,
-                  ROSTER_MAX_BYTES);
-        goto fail;
-    }
-    /* Read one byte more than fits so a file that grows under us is noticed, not cut. */
-    size_t cap = (size_t) ROSTER_MAX_BYTES + 1, len = 0;
-    buf = malloc (cap);
-    if (!buf) {
-        rc = RCN_ENOMEM;
-        rcn_errf (why, whylen, "%s: out of memory", path);
-        goto fail;
-    }
-    while (len < cap) {
-        ssize_t r = read (fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rcn_errf (why, whylen, "%s: %s", path, strerror (errno));
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        len += (size_t) r;
-    }
+    if (rc != RCN_OK)
+        return rc;
     char inner[WHY_MAX];
     rc = rcn_roster_parse (buf, len, out, inner, sizeof inner);
     if (rc != RCN_OK)
         rcn_errf (why, whylen, "%s: %s", path, inner);
-
-fail:
     free (buf);
-    if (fd >= 0)
-        close (fd);
     return rc;
 }
 

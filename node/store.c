@@ -11,7 +11,10 @@
  * from the stored entries inside the same transaction.
  *
  * Every transaction of this process holds the read side of `grow_lock` for its lifetime;
- * mdb_env_set_mapsize (which remaps) runs only under its write side. */
+ * mdb_env_set_mapsize (which remaps) runs only under its write side.
+ *
+ * The offline check of the whole log (rcn_store_check) is in store_check.c; what both files
+ * share is in store_impl.h. */
 #include "rcn/store.h"
 
 #include <assert.h>
@@ -20,7 +23,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +33,14 @@
 #include <lmdb.h>
 
 #include "rcn/codec.h"
+#include "rcn/fileio.h"
 #include "rcn/log.h"
+#include "store_impl.h"
 
-#define KEY_SIZE       (RCN_KEY_SIZE + 8)            /* origin | be64(seq) */
-#define FORK_KEY_SIZE  (KEY_SIZE + RCN_HASH_SIZE)    /* origin | be64(seq) | hash */
 #define HEAD_SIZE      (8 + RCN_HASH_SIZE)           /* be64(seq) | hash */
 #define FORMAT         "rcn-store-1"
 #define DEFAULT_MAP    ((size_t) 64 << 20)
 #define CORE_DBS       7
-#define WHY_MAX        256
 #define MAYBE_GROWS    8     /* growths tried for a kind's failure inside LMDB, per batch */
 
 /* Internal outcomes of a transaction body, positive so they never meet an RCN_E… code:
@@ -47,29 +48,7 @@
  * map (grow and run again, a bounded number of times). */
 enum { S_GROW = 1, S_GROW_MAYBE = 2 };
 
-typedef struct {
-    const rcn_kind_t *kind;
-    MDB_dbi dbi[RCN_KIND_MAX_DBS];
-    bool open;                       /* false: readonly store made before this kind existed */
-} kind_slot_t;
-
-struct rcn_store {
-    MDB_env *env;
-    MDB_dbi entries, hashes, heads, forks, forked, invalid, meta;
-    kind_slot_t *kinds;
-    size_t nkinds;
-    rcn_member_fn is_member;
-    void *member_ctx;
-    bool readonly;
-    pthread_rwlock_t grow_lock;
-    bool lock_made;
-    uint64_t map_grows;              /* written under grow_lock's write side */
-    int stale_readers;
-};
-
-typedef int (*txn_fn) (rcn_store_t *s, MDB_txn *txn, void *ctx);
-
-/* ---- encoding ---------------------------------------------------------------------------- */
+/* ---- encoding (be64_get and val are in store_impl.h) ------------------------------------- */
 
 static void
 be64_put (uint8_t *p, uint64_t v)
@@ -80,15 +59,6 @@ be64_put (uint8_t *p, uint64_t v)
     }
 }
 
-static uint64_t
-be64_get (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void
 key_make (uint8_t key[KEY_SIZE], const uint8_t origin[RCN_KEY_SIZE], uint64_t seq)
 {
@@ -96,16 +66,8 @@ key_make (uint8_t key[KEY_SIZE], const uint8_t origin[RCN_KEY_SIZE], uint64_t se
     be64_put (key + RCN_KEY_SIZE, seq);
 }
 
-static MDB_val
-val (const void *data, size_t size)
-{
-    MDB_val v = { size, (void *) data };
-    return v;
-}
-
-/* Whether stored value v is exactly e, in the storage form sig | signed (entry.h). No crypto. */
-static bool
-raw_equal (const MDB_val *v, const rcn_entry_t *e)
+bool
+store_raw_equal (const MDB_val *v, const rcn_entry_t *e)
 {
     const uint8_t *p = v->mv_data;
     return v->mv_size == rcn_entry_raw_len (e)
@@ -113,9 +75,8 @@ raw_equal (const MDB_val *v, const rcn_entry_t *e)
         && memcmp (p + RCN_SIG_SIZE, e->signed_bytes, e->signed_len) == 0;
 }
 
-/* "3f2a5b…" — the first 16 hex digits of an origin, for messages. */
-static const char *
-origin_short (const uint8_t *origin, char out[20])
+const char *
+store_origin_short (const uint8_t *origin, char out[20])
 {
     char hex[2 * RCN_KEY_SIZE + 1];
     rcn_hex (origin, RCN_KEY_SIZE, hex);
@@ -125,8 +86,8 @@ origin_short (const uint8_t *origin, char out[20])
 
 /* ---- LMDB errors, transactions, map growth ------------------------------------------------ */
 
-static int
-db_fail (const char *what, int mrc)
+int
+store_db_fail (const char *what, int mrc)
 {
     rcn_warn ("store: %s: %s", what, mdb_strerror (mrc));
     switch (mrc) {
@@ -144,7 +105,7 @@ db_rc (const char *what, int mrc)
         return RCN_OK;
     if (mrc == MDB_MAP_FULL)
         return S_GROW;
-    return db_fail (what, mrc);
+    return store_db_fail (what, mrc);
 }
 
 /* Another process grew the map: take its size (MDB_MAP_RESIZED). */
@@ -155,7 +116,7 @@ adopt_map_size (rcn_store_t *s)
     int mrc = mdb_env_set_mapsize (s->env, 0);
     pthread_rwlock_unlock (&s->grow_lock);
     if (mrc)
-        return db_fail ("adopting the grown map size", mrc);
+        return store_db_fail ("adopting the grown map size", mrc);
     rcn_info ("store: map grown by another process, adopted");
     return RCN_OK;
 }
@@ -176,7 +137,7 @@ grow (rcn_store_t *s)
         s->map_grows++;
     pthread_rwlock_unlock (&s->grow_lock);
     if (mrc)
-        return db_fail ("growing the map", mrc);
+        return store_db_fail ("growing the map", mrc);
     rcn_info ("store: map full, grown from %zu to %zu bytes", size, size * 2);
     return RCN_OK;
 }
@@ -192,7 +153,7 @@ txn_begin (rcn_store_t *s, unsigned flags, MDB_txn **txn)
             return RCN_OK;
         pthread_rwlock_unlock (&s->grow_lock);
         if (mrc != MDB_MAP_RESIZED)
-            return db_fail ("beginning a transaction", mrc);
+            return store_db_fail ("beginning a transaction", mrc);
         int rc = adopt_map_size (s);
         if (rc)
             return rc;
@@ -218,8 +179,8 @@ typedef struct {
 } read_slot_t;
 static _Thread_local read_slot_t t_read;
 
-static int
-with_read_txn (rcn_store_t *s, txn_fn fn, void *ctx)
+int
+store_with_read_txn (rcn_store_t *s, txn_fn fn, void *ctx)
 {
     if (t_read.s == s)
         return fn (s, t_read.txn, ctx);
@@ -270,8 +231,8 @@ with_write_txn (rcn_store_t *s, txn_fn fn, void *ctx)
 
 /* ---- small lookups inside a transaction ---------------------------------------------------- */
 
-static int
-head_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *seq, uint8_t *hash)
+int
+store_head_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *seq, uint8_t *hash)
 {
     MDB_val k = val (origin, RCN_KEY_SIZE), v;
     int mrc = mdb_get (txn, s->heads, &k, &v);
@@ -281,17 +242,17 @@ head_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *seq, ui
     if (mrc == MDB_NOTFOUND)
         return RCN_OK;
     if (mrc)
-        return db_fail ("reading a head", mrc);
+        return store_db_fail ("reading a head", mrc);
     if (v.mv_size != HEAD_SIZE)
-        return db_fail ("reading a head", MDB_CORRUPTED);
+        return store_db_fail ("reading a head", MDB_CORRUPTED);
     *seq = be64_get (v.mv_data);
     if (hash)
         memcpy (hash, (uint8_t *) v.mv_data + 8, RCN_HASH_SIZE);
     return RCN_OK;
 }
 
-static int
-fork_seq_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *fork_seq)
+int
+store_fork_seq_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *fork_seq)
 {
     MDB_val k = val (origin, RCN_KEY_SIZE), v;
     int mrc = mdb_get (txn, s->forked, &k, &v);
@@ -299,9 +260,9 @@ fork_seq_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *for
     if (mrc == MDB_NOTFOUND)
         return RCN_OK;
     if (mrc)
-        return db_fail ("reading fork state", mrc);
+        return store_db_fail ("reading fork state", mrc);
     if (v.mv_size != 8)
-        return db_fail ("reading fork state", MDB_CORRUPTED);
+        return store_db_fail ("reading fork state", MDB_CORRUPTED);
     *fork_seq = be64_get (v.mv_data);
     return RCN_OK;
 }
@@ -316,12 +277,12 @@ fork_held (rcn_store_t *s, MDB_txn *txn, const rcn_entry_t *e, bool *held)
     *held = false;
     int mrc = mdb_cursor_open (txn, s->forks, &cur);
     if (mrc)
-        return db_fail ("opening a cursor on forks", mrc);
+        return store_db_fail ("opening a cursor on forks", mrc);
     MDB_val k = val (key, KEY_SIZE), v;
     for (mrc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
          mrc == MDB_SUCCESS && k.mv_size == FORK_KEY_SIZE && memcmp (k.mv_data, key, KEY_SIZE) == 0;
          mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT))
-        if (raw_equal (&v, e)) {
+        if (store_raw_equal (&v, e)) {
             *held = true;
             break;
         }
@@ -335,7 +296,7 @@ entry_from_stored (const MDB_val *v, rcn_entry_t **out)
 {
     int rc = rcn_entry_from_raw (v->mv_data, v->mv_size, true, out);
     if (rc)
-        return db_fail ("a stored entry does not parse", MDB_CORRUPTED);
+        return store_db_fail ("a stored entry does not parse", MDB_CORRUPTED);
     (void) rcn_entry_hash (*out);
     return RCN_OK;
 }
@@ -349,13 +310,13 @@ get_by_hash_in (rcn_store_t *s, MDB_txn *txn, const uint8_t *hash, rcn_entry_t *
     if (mrc == MDB_NOTFOUND)
         return RCN_ENOTFOUND;
     if (mrc)
-        return db_fail ("reading the hash index", mrc);
+        return store_db_fail ("reading the hash index", mrc);
     k = v;
     mrc = mdb_get (txn, s->entries, &k, &v);
     if (mrc == MDB_NOTFOUND)
-        return db_fail ("hash index points to no entry", MDB_CORRUPTED);
+        return store_db_fail ("hash index points to no entry", MDB_CORRUPTED);
     if (mrc)
-        return db_fail ("reading an entry", mrc);
+        return store_db_fail ("reading an entry", mrc);
     return entry_from_stored (&v, out);
 }
 
@@ -439,7 +400,7 @@ rebuild_in (rcn_store_t *s, MDB_txn *txn)
         goto done;
     }
     if ((mrc = mdb_cursor_open (txn, s->entries, &cur)) != 0) {
-        rc = db_fail ("opening a cursor on entries", mrc);
+        rc = store_db_fail ("opening a cursor on entries", mrc);
         goto done;
     }
     uint8_t origin[RCN_KEY_SIZE];
@@ -449,13 +410,13 @@ rebuild_in (rcn_store_t *s, MDB_txn *txn)
     for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
          mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != KEY_SIZE) {
-            rc = db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
+            rc = store_db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
             goto done;
         }
         if (!have || memcmp (origin, k.mv_data, RCN_KEY_SIZE) != 0) {
             memcpy (origin, k.mv_data, RCN_KEY_SIZE);
             have = true;
-            if ((rc = fork_seq_get (s, txn, origin, &fork_seq)) != RCN_OK)
+            if ((rc = store_fork_seq_get (s, txn, origin, &fork_seq)) != RCN_OK)
                 goto done;
         }
         if (fork_seq && be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE) >= fork_seq)
@@ -468,7 +429,7 @@ rebuild_in (rcn_store_t *s, MDB_txn *txn)
             goto done;
     }
     if (mrc != MDB_NOTFOUND)
-        rc = db_fail ("walking entries", mrc);
+        rc = store_db_fail ("walking entries", mrc);
 done:
     rcn_entry_destroy (&e);
     if (cur)
@@ -497,7 +458,7 @@ record_fork (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, bool *rebuild)
         return db_rc ("storing fork evidence", mrc);
     rcn_entry_raw_write (e, v.mv_data);
     uint64_t fork_seq;
-    int rc = fork_seq_get (s, txn, e->h.origin, &fork_seq);
+    int rc = store_fork_seq_get (s, txn, e->h.origin, &fork_seq);
     if (rc || (fork_seq && fork_seq <= e->h.seq))
         return rc;
     be64_put (seq_be, e->h.seq);
@@ -518,11 +479,11 @@ append_one (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result, bool *reb
     MDB_val k = val (key, KEY_SIZE), v;
     int rc, mrc = mdb_get (txn, s->entries, &k, &v);
     if (mrc && mrc != MDB_NOTFOUND)
-        return db_fail ("reading an entry", mrc);
+        return store_db_fail ("reading an entry", mrc);
     bool taken = mrc == MDB_SUCCESS;
 
     /* Duplicates go before any check that costs crypto upstream. */
-    if (taken && raw_equal (&v, e)) {
+    if (taken && store_raw_equal (&v, e)) {
         *result = RCN_EDUP;
         return RCN_OK;
     }
@@ -547,7 +508,7 @@ append_one (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result, bool *reb
         *result = RCN_EFORK;
         return record_fork (s, txn, e, rebuild);
     }
-    if ((rc = head_get (s, txn, e->h.origin, &head, head_hash)) != RCN_OK)
+    if ((rc = store_head_get (s, txn, e->h.origin, &head, head_hash)) != RCN_OK)
         return rc;
     if (e->h.seq > head + 1) {
         *result = RCN_EGAP;
@@ -556,7 +517,7 @@ append_one (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result, bool *reb
     if (e->h.seq <= head) {     /* below the head yet not held: the store lost an entry */
         char o[20];
         rcn_warn ("store: origin %s holds head %" PRIu64 " but no seq %" PRIu64,
-                  origin_short (e->h.origin, o), head, e->h.seq);
+                  store_origin_short (e->h.origin, o), head, e->h.seq);
         return RCN_EDB;
     }
     if (memcmp (e->h.prev, head_hash, RCN_HASH_SIZE) != 0) {
@@ -581,7 +542,7 @@ append_one (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result, bool *reb
         return rc;
     *result = RCN_OK;
 
-    if ((rc = fork_seq_get (s, txn, e->h.origin, &fork_seq)) != RCN_OK)
+    if ((rc = store_fork_seq_get (s, txn, e->h.origin, &fork_seq)) != RCN_OK)
         return rc;
     if (fork_seq && e->h.seq >= fork_seq)
         return RCN_OK;
@@ -616,7 +577,7 @@ rcn_store_append (rcn_store_t *s, rcn_entry_t *const *entries, size_t n, int *re
         if (results[i] == RCN_EFORK) {
             char o[20];
             rcn_warn ("store: origin %s signed two entries at seq %" PRIu64 ": forked",
-                      origin_short (entries[i]->h.origin, o), entries[i]->h.seq);
+                      store_origin_short (entries[i]->h.origin, o), entries[i]->h.seq);
         }
     return RCN_OK;
 }
@@ -662,7 +623,7 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
         if (mrc) {
             rcn_errf (why, whylen, "%s: opening database %s: %s", path, core[i].name,
                       mdb_strerror (mrc));
-            return db_fail ("opening a database", mrc);
+            return store_db_fail ("opening a database", mrc);
         }
     }
     static const char fkey[] = "format";
@@ -682,7 +643,7 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
     }
     if (mrc) {
         rcn_errf (why, whylen, "%s: format marker: %s", path, mdb_strerror (mrc));
-        return db_fail ("format marker", mrc);
+        return store_db_fail ("format marker", mrc);
     }
     for (size_t i = 0; i < s->nkinds; i++) {
         kind_slot_t *ks = &s->kinds[i];
@@ -696,7 +657,7 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
             if (mrc) {
                 rcn_errf (why, whylen, "%s: opening database %s: %s", path, ks->kind->dbs[j],
                           mdb_strerror (mrc));
-                return db_fail ("opening a view database", mrc);
+                return store_db_fail ("opening a view database", mrc);
             }
         }
     }
@@ -717,33 +678,6 @@ dir_ready (const char *path, bool readonly, char *why, size_t whylen)
         return RCN_EIO;
     }
     return RCN_OK;
-}
-
-/* A new store's directory entries (data.mdb, lock.mdb, and the directory itself in its
- * parent) must survive a power loss too: fsync the directory and its parent once. */
-static int
-sync_new_dir (const char *path)
-{
-    char parent[PATH_MAX];
-    snprintf (parent, sizeof parent, "%s", path);
-    char *slash = strrchr (parent, '/');
-    if (slash == parent)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf (parent, sizeof parent, ".");
-    const char *dirs[] = { path, parent };
-    for (int i = 0; i < 2; i++) {
-        int fd = open (dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-            return -1;
-        int r = fsync (fd);
-        close (fd);
-        if (r != 0)
-            return -1;
-    }
-    return 0;
 }
 
 int
@@ -805,7 +739,7 @@ rcn_store_open (const char *path, const rcn_store_opts_t *opts, rcn_store_t **ou
         || (!s->readonly && info.me_mapsize < map_size
             && (mrc = mdb_env_set_mapsize (s->env, map_size)) != 0)) {
         rcn_errf (why, whylen, "%s: opening the LMDB environment: %s", path, mdb_strerror (mrc));
-        rc = mrc == ENOENT ? RCN_EIO : db_fail ("opening the environment", mrc);
+        rc = mrc == ENOENT ? RCN_EIO : store_db_fail ("opening the environment", mrc);
         goto fail;
     }
     if (opts->unsafe_nosync)
@@ -814,7 +748,7 @@ rcn_store_open (const char *path, const rcn_store_opts_t *opts, rcn_store_t **ou
     int dead = 0;
     if ((mrc = mdb_reader_check (s->env, &dead)) != 0) {
         rcn_errf (why, whylen, "%s: checking reader slots: %s", path, mdb_strerror (mrc));
-        rc = db_fail ("checking reader slots", mrc);
+        rc = store_db_fail ("checking reader slots", mrc);
         goto fail;
     }
     s->stale_readers = dead;
@@ -833,10 +767,12 @@ rcn_store_open (const char *path, const rcn_store_opts_t *opts, rcn_store_t **ou
     txn_release (s, NULL);
     if (mrc) {
         rcn_errf (why, whylen, "%s: committing the databases: %s", path, mdb_strerror (mrc));
-        rc = db_fail ("committing the databases", mrc);
+        rc = store_db_fail ("committing the databases", mrc);
         goto fail;
     }
-    if (!existing && !s->readonly && sync_new_dir (path) != 0) {
+    /* A new store's directory entries (data.mdb, lock.mdb, and the directory itself in its
+     * parent) must survive a power loss too: fsync the directory and its parent once. */
+    if (!existing && !s->readonly && (rcn_fsync_dir (path) != 0 || rcn_fsync_parent (path) != 0)) {
         rcn_errf (why, whylen, "%s: syncing the new store's directory: %s", path, strerror (errno));
         rc = RCN_EIO;
         goto fail;
@@ -883,8 +819,8 @@ holds_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
     if (mrc == MDB_NOTFOUND)
         return RCN_OK;
     if (mrc)
-        return db_fail ("reading an entry", mrc);
-    if (raw_equal (&v, c->e)) {
+        return store_db_fail ("reading an entry", mrc);
+    if (store_raw_equal (&v, c->e)) {
         *c->held = true;
         return RCN_OK;
     }
@@ -897,7 +833,7 @@ rcn_store_holds (rcn_store_t *s, const rcn_entry_t *e, bool *held)
     assert (s && e && held);
     *held = false;
     holds_ctx_t c = { e, held };
-    return with_read_txn (s, holds_txn, &c);
+    return store_with_read_txn (s, holds_txn, &c);
 }
 
 typedef struct {
@@ -910,7 +846,7 @@ static int
 head_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
 {
     head_ctx_t *c = ctx;
-    return head_get (s, txn, c->origin, c->seq, c->hash);
+    return store_head_get (s, txn, c->origin, c->seq, c->hash);
 }
 
 int
@@ -918,7 +854,7 @@ rcn_store_head (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t *se
 {
     assert (s && origin && seq);
     head_ctx_t c = { origin, seq, hash };
-    return with_read_txn (s, head_txn, &c);
+    return store_with_read_txn (s, head_txn, &c);
 }
 
 typedef struct {
@@ -934,18 +870,18 @@ heads_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
     MDB_val k, v;
     int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->heads, &cur);
     if (mrc)
-        return db_fail ("opening a cursor on heads", mrc);
+        return store_db_fail ("opening a cursor on heads", mrc);
     for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS && rc == RCN_OK;
          mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != RCN_KEY_SIZE || v.mv_size != HEAD_SIZE) {
-            rc = db_fail ("a head has the wrong size", MDB_CORRUPTED);
+            rc = store_db_fail ("a head has the wrong size", MDB_CORRUPTED);
             break;
         }
         const uint8_t *p = v.mv_data;
         rc = c->cb (k.mv_data, be64_get (p), p + 8, c->ctx);
     }
     if (rc == RCN_OK && mrc != MDB_NOTFOUND)
-        rc = db_fail ("walking heads", mrc);
+        rc = store_db_fail ("walking heads", mrc);
     mdb_cursor_close (cur);
     return rc;
 }
@@ -955,7 +891,7 @@ rcn_store_heads (rcn_store_t *s, rcn_head_fn cb, void *ctx)
 {
     assert (s && cb);
     heads_ctx_t c = { cb, ctx };
-    return with_read_txn (s, heads_txn, &c);
+    return store_with_read_txn (s, heads_txn, &c);
 }
 
 typedef struct {
@@ -978,7 +914,7 @@ get_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
     if (mrc == MDB_NOTFOUND)
         return RCN_ENOTFOUND;
     if (mrc)
-        return db_fail ("reading an entry", mrc);
+        return store_db_fail ("reading an entry", mrc);
     return entry_from_stored (&v, c->out);
 }
 
@@ -988,7 +924,7 @@ rcn_store_get (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq,
     assert (s && origin && out);
     *out = NULL;
     get_ctx_t c = { origin, seq, NULL, out };
-    return with_read_txn (s, get_txn, &c);
+    return store_with_read_txn (s, get_txn, &c);
 }
 
 int
@@ -997,7 +933,7 @@ rcn_store_get_by_hash (rcn_store_t *s, const uint8_t hash[RCN_HASH_SIZE], rcn_en
     assert (s && hash && out);
     *out = NULL;
     get_ctx_t c = { NULL, 0, hash, out };
-    return with_read_txn (s, get_txn, &c);
+    return store_with_read_txn (s, get_txn, &c);
 }
 
 typedef struct {
@@ -1017,7 +953,7 @@ scan_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
     uint64_t from = c->from_seq ? c->from_seq : 1;
     int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->entries, &cur);
     if (mrc)
-        return db_fail ("opening a cursor on entries", mrc);
+        return store_db_fail ("opening a cursor on entries", mrc);
     if (c->origin)
         key_make (key, c->origin, from);
     else
@@ -1026,7 +962,7 @@ scan_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
     for (mrc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE); mrc == MDB_SUCCESS;
          mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != KEY_SIZE) {
-            rc = db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
+            rc = store_db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
             goto done;
         }
         if (c->origin && memcmp (k.mv_data, c->origin, RCN_KEY_SIZE) != 0)
@@ -1038,7 +974,7 @@ scan_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
             if ((mrc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE)) != MDB_SUCCESS)
                 break;
             if (k.mv_size != KEY_SIZE) {
-                rc = db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
+                rc = store_db_fail ("an entries key has the wrong size", MDB_CORRUPTED);
                 goto done;
             }
             if (be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE) < from)
@@ -1052,7 +988,7 @@ scan_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
             goto done;
     }
     if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
-        rc = db_fail ("walking entries", mrc);
+        rc = store_db_fail ("walking entries", mrc);
 done:
     rcn_entry_destroy (&e);
     mdb_cursor_close (cur);
@@ -1064,7 +1000,7 @@ rcn_store_scan (rcn_store_t *s, const uint8_t *origin, uint64_t from_seq, rcn_en
 {
     assert (s && cb);
     scan_ctx_t c = { origin, from_seq, cb, ctx };
-    return with_read_txn (s, scan_txn, &c);
+    return store_with_read_txn (s, scan_txn, &c);
 }
 
 typedef struct {
@@ -1086,10 +1022,10 @@ lookup_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
     if (mrc == MDB_NOTFOUND)
         return RCN_ENOTFOUND;
     if (mrc)
-        return db_fail ("reading", mrc);
+        return store_db_fail ("reading", mrc);
     if (c->seq) {
         if (v.mv_size != 8)
-            return db_fail ("reading fork state", MDB_CORRUPTED);
+            return store_db_fail ("reading fork state", MDB_CORRUPTED);
         *c->seq = be64_get (v.mv_data);
     }
     if (c->buf && c->len) {
@@ -1107,7 +1043,7 @@ rcn_store_invalid_reason (rcn_store_t *s, const uint8_t hash[RCN_HASH_SIZE], cha
     if (buf && len)
         buf[0] = '\0';
     lookup_ctx_t c = { hash, RCN_HASH_SIZE, s->invalid, buf, len, NULL };
-    return with_read_txn (s, lookup_txn, &c);
+    return store_with_read_txn (s, lookup_txn, &c);
 }
 
 int
@@ -1116,7 +1052,7 @@ rcn_store_forked (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t *
     assert (s && origin && fork_seq);
     *fork_seq = 0;
     lookup_ctx_t c = { origin, RCN_KEY_SIZE, s->forked, NULL, 0, fork_seq };
-    int rc = with_read_txn (s, lookup_txn, &c);
+    int rc = store_with_read_txn (s, lookup_txn, &c);
     return rc == RCN_ENOTFOUND ? RCN_OK : rc;
 }
 
@@ -1145,7 +1081,7 @@ rcn_store_read (rcn_store_t *s, const rcn_kind_t *k, rcn_view_fn fn, void *ctx)
         if (!c.ks || !c.ks->open)
             return RCN_ENOTFOUND;
     }
-    return with_read_txn (s, read_txn, &c);
+    return store_with_read_txn (s, read_txn, &c);
 }
 
 int
@@ -1163,7 +1099,7 @@ rcn_view_is_invalid (const rcn_view_t *v, const uint8_t hash[RCN_HASH_SIZE], int
     int mrc = mdb_get (v->txn, v->store->invalid, &k, &d);
     *invalid = mrc == MDB_SUCCESS;
     if (mrc && mrc != MDB_NOTFOUND)
-        return db_fail ("reading invalid records", mrc);
+        return store_db_fail ("reading invalid records", mrc);
     return RCN_OK;
 }
 
@@ -1179,13 +1115,13 @@ stats_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
         MDB_stat ms;
         int mrc = mdb_stat (txn, dbs[i].dbi, &ms);
         if (mrc)
-            return db_fail ("reading statistics", mrc);
+            return store_db_fail ("reading statistics", mrc);
         *dbs[i].count = ms.ms_entries;
     }
     MDB_envinfo info;
     int mrc = mdb_env_info (s->env, &info);
     if (mrc)
-        return db_fail ("reading environment info", mrc);
+        return store_db_fail ("reading environment info", mrc);
     st->map_size = info.me_mapsize;
     st->map_grows = s->map_grows;       /* grow_lock's read side is held */
     st->stale_readers = s->stale_readers;
@@ -1197,15 +1133,16 @@ rcn_store_stats (rcn_store_t *s, rcn_store_stats_t *out)
 {
     assert (s && out);
     memset (out, 0, sizeof *out);
-    return with_read_txn (s, stats_txn, out);
+    return store_with_read_txn (s, stats_txn, out);
 }
 
 /* ---- backup -------------------------------------------------------------------------------- */
 
+/* fsyncs the regular file at path. 0, or -1 with errno set. */
 static int
-fsync_path (const char *path, int flags)
+fsync_file (const char *path)
 {
-    int fd = open (path, flags | O_CLOEXEC);
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     int r = fsync (fd);
@@ -1247,7 +1184,7 @@ int
 rcn_store_backup (rcn_store_t *s, const char *dest, char *why, size_t whylen)
 {
     assert (s && dest);
-    char data[PATH_MAX], parent[PATH_MAX];
+    char data[PATH_MAX];
     bool made = false;
     int rc, mrc;
     if (snprintf (data, sizeof data, "%s/data.mdb", dest) >= (int) sizeof data) {
@@ -1267,16 +1204,11 @@ rcn_store_backup (rcn_store_t *s, const char *dest, char *why, size_t whylen)
     }
     if (mrc) {
         rcn_errf (why, whylen, "%s: copying the store: %s", dest, mdb_strerror (mrc));
-        rc = db_fail ("backup copy", mrc);
+        rc = store_db_fail ("backup copy", mrc);
         goto fail;
     }
     chmod (data, 0600);             /* a backup is as private as the log it copies */
-    snprintf (parent, sizeof parent, "%s", dest);
-    char *slash = strrchr (parent, '/');
-    if (slash)
-        *(slash == parent ? slash + 1 : slash) = '\0';
-    if (fsync_path (data, O_RDONLY) != 0 || fsync_path (dest, O_RDONLY | O_DIRECTORY) != 0
-        || fsync_path (slash ? parent : ".", O_RDONLY | O_DIRECTORY) != 0) {
+    if (fsync_file (data) != 0 || rcn_fsync_dir (dest) != 0 || rcn_fsync_parent (dest) != 0) {
         rcn_errf (why, whylen, "%s: syncing the backup: %s", dest, strerror (errno));
         rc = RCN_EIO;
         goto fail;
@@ -1288,212 +1220,4 @@ fail:
     if (made)
         rmdir (dest);
     return rc;
-}
-
-/* ---- check (verify-log) -------------------------------------------------------------------- */
-
-typedef struct {
-    rcn_member_fn is_member;
-    void *member_ctx;
-    uint64_t *checked;
-    char *why;
-    size_t whylen;
-} check_ctx_t;
-
-/* Names a fault: "origin 3f2a5b…(16 hex) seq 42: <what>". Returns rc. */
-static int
-fault (check_ctx_t *c, int rc, const uint8_t *origin, uint64_t seq, const char *fmt, ...)
-    __attribute__((format (printf, 5, 6)));
-
-static int
-fault (check_ctx_t *c, int rc, const uint8_t *origin, uint64_t seq, const char *fmt, ...)
-{
-    char what[WHY_MAX], o[20];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (what, sizeof what, fmt, ap);
-    va_end (ap);
-    if (origin)
-        rcn_errf (c->why, c->whylen, "origin %s seq %" PRIu64 ": %s", origin_short (origin, o),
-                  seq, what);
-    else
-        rcn_errf (c->why, c->whylen, "%s", what);
-    return rc;
-}
-
-static int
-check_head (rcn_store_t *s, MDB_txn *txn, check_ctx_t *c, const uint8_t *origin,
-            uint64_t seq, const uint8_t *hash)
-{
-    uint64_t head;
-    uint8_t head_hash[RCN_HASH_SIZE];
-    int rc = head_get (s, txn, origin, &head, head_hash);
-    if (rc)
-        return fault (c, rc, origin, seq, "head unreadable");
-    if (head != seq)
-        return fault (c, RCN_EDB, origin, seq, "log ends here but the head says seq %" PRIu64, head);
-    if (memcmp (head_hash, hash, RCN_HASH_SIZE) != 0)
-        return fault (c, RCN_EDB, origin, seq, "head's hash is not this entry's");
-    return RCN_OK;
-}
-
-/* Parses and verifies a stored value, which must sit under (origin, seq). */
-static int
-check_entry (check_ctx_t *c, const MDB_val *v, const uint8_t *origin, uint64_t seq,
-             const char *what, rcn_entry_t **out)
-{
-    int rc = rcn_entry_from_raw (v->mv_data, v->mv_size, false, out);
-    if (rc)
-        return fault (c, rc, origin, seq, "%sdoes not parse: %s", what, rcn_strerror (rc));
-    if (memcmp ((*out)->h.origin, origin, RCN_KEY_SIZE) != 0 || (*out)->h.seq != seq)
-        return fault (c, RCN_EDB, origin, seq, "%sstored under another origin or seq "
-                      "(its header says seq %" PRIu64 ")", what, (*out)->h.seq);
-    if (rcn_entry_verify (*out) != RCN_OK)
-        return fault (c, RCN_ESIG, origin, seq, "%ssignature does not verify", what);
-    if (c->is_member && !c->is_member (origin, c->member_ctx))
-        return fault (c, RCN_EORIGIN, origin, seq, "%sorigin is not a member", what);
-    return RCN_OK;
-}
-
-/* Fork evidence: each one verifies, differs from the entry it contradicts, and its origin is
- * marked forked at or below its seq. */
-static int
-check_forks (rcn_store_t *s, MDB_txn *txn, check_ctx_t *c)
-{
-    MDB_cursor *cur = NULL;
-    rcn_entry_t *e = NULL;
-    MDB_val k, v;
-    int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->forks, &cur);
-    if (mrc)
-        return db_fail ("opening a cursor on forks", mrc);
-    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
-         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != FORK_KEY_SIZE) {
-            rc = fault (c, RCN_EDB, NULL, 0, "forks: a key of %zu bytes", k.mv_size);
-            goto done;
-        }
-        const uint8_t *origin = k.mv_data;
-        uint64_t seq = be64_get (origin + RCN_KEY_SIZE), fork_seq;
-        if ((rc = check_entry (c, &v, origin, seq, "fork evidence ", &e)) != RCN_OK)
-            goto done;
-        if (memcmp (rcn_entry_hash (e), origin + KEY_SIZE, RCN_HASH_SIZE) != 0) {
-            rc = fault (c, RCN_EDB, origin, seq, "fork evidence stored under another hash");
-            goto done;
-        }
-        MDB_val ek = val (origin, KEY_SIZE), ev;
-        mrc = mdb_get (txn, s->entries, &ek, &ev);
-        if (mrc != MDB_SUCCESS || raw_equal (&ev, e)) {
-            rc = fault (c, RCN_EDB, origin, seq, "fork evidence %s", mrc ? "for a seq not held"
-                                                       : "is identical to the entry it contradicts");
-            goto done;
-        }
-        rcn_entry_destroy (&e);
-        if ((rc = fork_seq_get (s, txn, origin, &fork_seq)) != RCN_OK)
-            goto done;
-        if (fork_seq == 0 || fork_seq > seq) {
-            rc = fault (c, RCN_EDB, origin, seq, "fork evidence held but origin not marked "
-                        "forked at or below this seq");
-            goto done;
-        }
-    }
-    if (mrc != MDB_NOTFOUND)
-        rc = db_fail ("walking forks", mrc);
-done:
-    rcn_entry_destroy (&e);
-    mdb_cursor_close (cur);
-    return rc;
-}
-
-static int
-check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
-{
-    check_ctx_t *c = ctx;
-    MDB_cursor *cur = NULL;
-    rcn_entry_t *e = NULL;
-    uint8_t origin[RCN_KEY_SIZE], last_hash[RCN_HASH_SIZE] = { 0 };
-    uint64_t last_seq = 0, origins = 0;
-    bool have = false;
-    MDB_val k, v;
-    int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->entries, &cur);
-    if (mrc)
-        return db_fail ("opening a cursor on entries", mrc);
-    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
-         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != KEY_SIZE) {
-            rc = fault (c, RCN_EDB, NULL, 0, "entries: a key of %zu bytes", k.mv_size);
-            goto done;
-        }
-        if (!have || memcmp (origin, k.mv_data, RCN_KEY_SIZE) != 0) {
-            if (have && (rc = check_head (s, txn, c, origin, last_seq, last_hash)) != RCN_OK)
-                goto done;
-            memcpy (origin, k.mv_data, RCN_KEY_SIZE);
-            memset (last_hash, 0, RCN_HASH_SIZE);
-            last_seq = 0;
-            have = true;
-            origins++;
-        }
-        uint64_t seq = be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE);
-        if (seq != last_seq + 1) {
-            rc = fault (c, RCN_EGAP, origin, seq, "gap: seq %" PRIu64 " is missing", last_seq + 1);
-            goto done;
-        }
-        if ((rc = check_entry (c, &v, origin, seq, "", &e)) != RCN_OK)
-            goto done;
-        if (memcmp (e->h.prev, last_hash, RCN_HASH_SIZE) != 0) {
-            rc = fault (c, RCN_ECHAIN, origin, seq, "prev does not match the hash of seq %" PRIu64,
-                        last_seq);
-            goto done;
-        }
-        MDB_val hk = val (e->hash, RCN_HASH_SIZE), hv;
-        mrc = mdb_get (txn, s->hashes, &hk, &hv);
-        if (mrc != MDB_SUCCESS || hv.mv_size != KEY_SIZE || memcmp (hv.mv_data, k.mv_data, KEY_SIZE) != 0) {
-            rc = fault (c, RCN_EDB, origin, seq, "hash index %s", mrc ? "lacks this entry"
-                                                                      : "points elsewhere");
-            goto done;
-        }
-        memcpy (last_hash, e->hash, RCN_HASH_SIZE);
-        last_seq = seq;
-        rcn_entry_destroy (&e);
-        (*c->checked)++;
-    }
-    if (mrc != MDB_NOTFOUND) {
-        rc = db_fail ("walking entries", mrc);
-        goto done;
-    }
-    if (have && (rc = check_head (s, txn, c, origin, last_seq, last_hash)) != RCN_OK)
-        goto done;
-
-    MDB_stat hs, hh;
-    if ((mrc = mdb_stat (txn, s->heads, &hh)) != 0 || (mrc = mdb_stat (txn, s->hashes, &hs)) != 0) {
-        rc = db_fail ("reading statistics", mrc);
-        goto done;
-    }
-    if (hh.ms_entries != origins) {
-        rc = fault (c, RCN_EDB, NULL, 0, "heads hold %zu origins, entries %" PRIu64,
-                    hh.ms_entries, origins);
-        goto done;
-    }
-    if (hs.ms_entries != *c->checked) {
-        rc = fault (c, RCN_EDB, NULL, 0, "hash index holds %zu hashes for %" PRIu64 " entries",
-                    hs.ms_entries, *c->checked);
-        goto done;
-    }
-    rc = check_forks (s, txn, c);
-done:
-    rcn_entry_destroy (&e);
-    mdb_cursor_close (cur);
-    return rc;
-}
-
-int
-rcn_store_check (rcn_store_t *s, rcn_member_fn is_member, void *member_ctx,
-                 uint64_t *checked, char *why, size_t whylen)
-{
-    assert (s);
-    uint64_t count = 0;
-    if (why && whylen)
-        why[0] = '\0';
-    check_ctx_t c = { is_member, member_ctx, checked ? checked : &count, why, whylen };
-    *c.checked = 0;
-    return with_read_txn (s, check_txn, &c);
 }

@@ -1,11 +1,18 @@
-/* test_base.c — err, log, clock (settable time, replayable randomness, time parsing), codec. */
+/* test_base.c — err, log, clock (settable time, replayable randomness, time parsing), codec,
+ * fileio. */
 #include "testutil.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rcn/clock.h"
 #include "rcn/codec.h"
 #include "rcn/err.h"
+#include "rcn/fileio.h"
 #include "rcn/log.h"
 
 static void
@@ -117,6 +124,24 @@ test_codec (void)
     CHECK (memcmp (bin, back, 32) == 0);
     CHECK_EQ (rcn_unz85_key ("short", back), RCN_EINVAL);
     CHECK_EQ (rcn_unz85_key ("\"123456789012345678901234567890123456789", back), RCN_EINVAL);
+
+    /* UTF-8 text: well-formed, no controls; newline and tab only where asked for. */
+    static const struct { const char *s; bool ok; } texts[] = {
+        { "", true }, { "Zhuhai \xe7\x8f\xa0\xe6\xb5\xb7", true }, { "\xf0\x9f\x98\x80", true },
+        { "\xc2\xa0", true }, { "\xf4\x8f\xbf\xbf", true },
+        { "\x01", false }, { "\x7f", false }, { "\xc2\x85", false },          /* C0, DEL, C1 */
+        { "\xc0\xaf", false }, { "\xe0\x80\xaf", false },                  /* overlong */
+        { "\xed\xa0\x80", false }, { "\xf4\x90\x80\x80", false },          /* surrogate, too high */
+        { "\xe2\x82", false }, { "\x80", false }, { "\xff", false },       /* cut, stray */
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        CHECK (rcn_utf8_text_ok (texts[i].s, strlen (texts[i].s), false) == texts[i].ok);
+        CHECK (rcn_utf8_text_ok (texts[i].s, strlen (texts[i].s), true) == texts[i].ok);
+    }
+    CHECK (!rcn_utf8_text_ok ("a\nb\tc", 5, false));
+    CHECK (rcn_utf8_text_ok ("a\nb\tc", 5, true));
+    CHECK (!rcn_utf8_text_ok ("a\rb", 3, true));
+    CHECK (!rcn_utf8_text_ok ("a\0b", 3, true));
 }
 
 static void
@@ -129,6 +154,79 @@ test_log_level (void)
     rcn_log_set_tag (NULL);
 }
 
+static void
+test_fileio (void)
+{
+    char *dir = rcn_test_tmpdir ("fileio");
+    char path[PATH_MAX], link[PATH_MAX], why[PATH_MAX + 128] = "";
+    snprintf (path, sizeof path, "%s/f", dir);
+    snprintf (link, sizeof link, "%s/l", dir);
+
+    /* What rcn_write_all writes, rcn_read_file reads back whole and NUL-terminated. */
+    char text[3000];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char) ('a' + i % 26);
+    int fd = open (path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    REQUIRE (fd >= 0);
+    CHECK_EQ (rcn_write_all (fd, text, sizeof text), 0);
+    CHECK_EQ (rcn_write_all (fd, text, 0), 0);
+    close (fd);
+    errno = 0;
+    CHECK_EQ (rcn_write_all (fd, text, 1), -1);             /* closed: errno says why */
+    CHECK_EQ (errno, EBADF);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CHECK_EQ (rcn_read_file (path, 0, sizeof text, &buf, &len, why, sizeof why), RCN_OK);
+    CHECK (buf && len == sizeof text && memcmp (buf, text, len) == 0 && buf[len] == '\0');
+    free (buf);
+
+    /* One byte over the cap is refused, naming the path; the out-parameters stay empty. */
+    CHECK_EQ (rcn_read_file (path, 0, sizeof text - 1, &buf, &len, why, sizeof why),
+              RCN_ETOOBIG);
+    CHECK (buf == NULL && len == 0 && strstr (why, path) != NULL);
+
+    /* A symbolic link is followed unless the caller says not to. */
+    REQUIRE (symlink (path, link) == 0);
+    CHECK_EQ (rcn_read_file (link, 0, sizeof text, &buf, &len, why, sizeof why), RCN_OK);
+    free (buf);
+    CHECK_EQ (rcn_read_file (link, RCN_READ_NOFOLLOW, sizeof text, &buf, &len, why, sizeof why),
+              RCN_EIO);
+    CHECK (buf == NULL && strstr (why, link) != NULL);
+
+    /* A directory is not a file; a missing path is RCN_EIO unless the caller asks to tell. */
+    CHECK_EQ (rcn_read_file (dir, 0, 100, &buf, &len, why, sizeof why), RCN_EIO);
+    CHECK (strstr (why, "not a regular file") != NULL);
+    snprintf (link, sizeof link, "%s/missing", dir);
+    CHECK_EQ (rcn_read_file (link, 0, 100, &buf, &len, why, sizeof why), RCN_EIO);
+    CHECK (strstr (why, link) != NULL);
+    why[0] = '\0';
+    CHECK_EQ (rcn_read_file (link, RCN_READ_NOTFOUND, 100, &buf, &len, why, sizeof why),
+              RCN_ENOTFOUND);
+    CHECK (buf == NULL && why[0] == '\0');
+
+    /* An empty file reads as "" with the cap at 0. */
+    fd = open (link, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    REQUIRE (fd >= 0);
+    close (fd);
+    CHECK_EQ (rcn_read_file (link, 0, 0, &buf, &len, why, sizeof why), RCN_OK);
+    CHECK (buf && len == 0 && buf[0] == '\0');
+    free (buf);
+
+    CHECK_EQ (rcn_fsync_dir (dir), 0);
+    CHECK_EQ (rcn_fsync_dir (path), -1);                     /* not a directory */
+    CHECK_EQ (rcn_fsync_parent (path), 0);
+    CHECK_EQ (rcn_fsync_parent ("/"), 0);
+    CHECK_EQ (rcn_fsync_parent ("/tmp"), 0);
+    CHECK_EQ (rcn_fsync_parent ("no-slash"), 0);              /* the current directory */
+    snprintf (link, sizeof link, "%s/nodir/f", dir);
+    errno = 0;
+    CHECK_EQ (rcn_fsync_parent (link), -1);
+    CHECK_EQ (errno, ENOENT);
+
+    rcn_test_rmtree (dir);
+    free (dir);
+}
+
 int
 main (void)
 {
@@ -138,5 +236,6 @@ main (void)
     RUN (test_time_parse);
     RUN (test_codec);
     RUN (test_log_level);
+    RUN (test_fileio);
     return rcn_test_done ();
 }

@@ -1,7 +1,8 @@
-/* codec.h — text encodings used at the edges: hex, base64 (standard, padded), Z85. */
+/* codec.h — text encodings used at the edges: hex, base64 (standard, padded), Z85; UTF-8 text. */
 #ifndef RCN_CODEC_H
 #define RCN_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,10 @@ void rcn_z85_key (const uint8_t key[32], char out[41]);
 
 /* Decodes a 40-character Z85 key. 0 or RCN_EINVAL. */
 int rcn_unz85_key (const char *s, uint8_t key[32]) __attribute__((warn_unused_result));
+
+/* Whether s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * above U+10FFFF) without control characters: no C0 (but newline and tab when newline_tab),
+ * no DEL, no C1. The one test of human-readable text in names and record bodies. */
+bool rcn_utf8_text_ok (const char *s, size_t len, bool newline_tab);
 
 #endif

@@ -81,49 +81,6 @@ record_unpack (const MDB_val *v, record_t *r)
     return RCN_OK;
 }
 
-/* Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF)
- * without control characters other than newline and tab. */
-static bool
-utf8_valid (const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *) s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF;        /* allowed range of the second byte */
-        if (c < 0x80) {
-            if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F)
-                return false;
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        }
-        else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        }
-        else
-            return false;
-        if (len - i <= n || p[i + 1] < lo || p[i + 1] > hi)
-            return false;
-        for (size_t k = 2; k <= n; k++)
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-        if (n == 1 && c == 0xC2 && p[i + 1] < 0xA0)
-            return false;                     /* C1 control characters */
-        i += n + 1;
-    }
-    return true;
-}
-
 /* Checks an alert's own fields; `time_ms` is the entry's signed time (apply) or now (author). */
 static int
 validate (const Rcn__Alert *a, uint64_t time_ms, char *why, size_t whylen)
@@ -142,7 +99,7 @@ validate (const Rcn__Alert *a, uint64_t time_ms, char *why, size_t whylen)
         rcn_errf (why, whylen, "alert: text is empty");
         return RCN_EBODY;
     }
-    if (tlen > TEXT_MAX || !utf8_valid (a->text ? a->text : "", tlen)) {
+    if (tlen > TEXT_MAX || !rcn_utf8_text_ok (a->text ? a->text : "", tlen, true)) {
         rcn_errf (why, whylen, "alert: text must be UTF-8 without control characters, "
                   "at most %d bytes", TEXT_MAX);
         return RCN_EBODY;

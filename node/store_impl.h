@@ -1,0 +1,78 @@
+/* store_impl.h — private to the store (store.c, store_check.c): the handle's layout, the key
+ * encoding (store.h lists the databases) and the few helpers both files use. Not a module
+ * interface: nothing outside the store includes it. */
+#ifndef RCN_STORE_IMPL_H
+#define RCN_STORE_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "rcn/store.h"
+
+#define KEY_SIZE       (RCN_KEY_SIZE + 8)            /* origin | be64(seq) */
+#define FORK_KEY_SIZE  (KEY_SIZE + RCN_HASH_SIZE)    /* origin | be64(seq) | hash */
+#define WHY_MAX        256
+
+typedef struct {
+    const rcn_kind_t *kind;
+    MDB_dbi dbi[RCN_KIND_MAX_DBS];
+    bool open;                       /* false: readonly store made before this kind existed */
+} kind_slot_t;
+
+struct rcn_store {
+    MDB_env *env;
+    MDB_dbi entries, hashes, heads, forks, forked, invalid, meta;
+    kind_slot_t *kinds;
+    size_t nkinds;
+    rcn_member_fn is_member;
+    void *member_ctx;
+    bool readonly;
+    pthread_rwlock_t grow_lock;
+    bool lock_made;
+    uint64_t map_grows;              /* written under grow_lock's write side */
+    int stale_readers;
+};
+
+/* A transaction body: RCN_OK, an RCN_E… code, or (write bodies only) store.c's S_GROW… */
+typedef int (*txn_fn) (rcn_store_t *s, MDB_txn *txn, void *ctx);
+
+static inline uint64_t
+be64_get (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static inline MDB_val
+val (const void *data, size_t size)
+{
+    MDB_val v = { size, (void *) data };
+    return v;
+}
+
+/* Logs an LMDB failure (rcn_warn, naming `what`) and maps its code to an RCN_E… code. */
+int store_db_fail (const char *what, int mrc);
+
+/* Runs fn in a read transaction — this thread's open one on s when there is one (a call from
+ * inside a scan's or view's callback), else a new one. Returns fn's result. */
+int store_with_read_txn (rcn_store_t *s, txn_fn fn, void *ctx);
+
+/* origin's head: *seq (0 when it has none) and, when hash is not NULL, the head's hash. */
+int store_head_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *seq,
+                    uint8_t *hash);
+
+/* The lowest seq at which origin is marked forked; 0 when it is not. */
+int store_fork_seq_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *fork_seq);
+
+/* Whether stored value v is exactly e, in the storage form sig | signed (entry.h). No crypto. */
+bool store_raw_equal (const MDB_val *v, const rcn_entry_t *e);
+
+/* "3f2a5b…" — the first 16 hex digits of an origin, for messages. Returns out. */
+const char *store_origin_short (const uint8_t *origin, char out[20]);
+
+#endif
