@@ -85,6 +85,10 @@ int rcn_entry_from_raw (const uint8_t *raw, size_t len, bool trusted, rcn_entry_
  * RCN_ESIG otherwise (the entry is left unverified). */
 int rcn_entry_verify (rcn_entry_t *e) RCN_MUST;
 
+/* How many signature checks (rcn_entry_verify) this process has made: lets a test show that
+ * a path did no crypto, and the benchmark count checks per entry. */
+uint64_t rcn_entry_verify_calls (void);
+
 /* Computes (once) and returns the entry hash, BLAKE2b-256(signed | sig). Borrowed from e. */
 const uint8_t *rcn_entry_hash (rcn_entry_t *e);
 
