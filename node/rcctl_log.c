@@ -15,6 +15,7 @@
 
 #include "rcctl.h"
 #include "rcn/codec.h"
+#include "rcn/fileio.h"
 #include "rcn/kind.h"
 #include "rcn/region.h"
 
@@ -270,16 +271,8 @@ copy_file (const char *src, const char *dst, char *why, size_t whylen)
             rc = RCN_EIO;
             break;
         }
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write (out, buf + off, (size_t) (n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                rc = RCN_EIO;
-                break;
-            }
-            off += w;
-        }
+        if (rcn_write_all (out, buf, (size_t) n) != 0)
+            rc = RCN_EIO;
     }
     if (rc == RCN_OK && fsync (out) != 0)
         rc = RCN_EIO;
@@ -330,12 +323,10 @@ rcctl_backup (rcctl_t *c, int argc, char **argv)
     if (rc != RCN_OK)
         code = rcctl_fail (RC_FAIL, "backup: %s (the partial copy in %s is not a backup: remove it)",
                            why[0] ? why : rcn_strerror (rc), dest);
+    else if (rcn_fsync_dir (dest) != 0 || rcn_fsync_parent (dest) != 0)
+        code = rcctl_fail (RC_FAIL, "backup: syncing %s: %s (the copy may not survive a power "
+                           "loss: run the backup again)", dest, strerror (errno));
     else {
-        int dfd = open (dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync (dfd);
-            close (dfd);
-        }
         printf ("backup: %llu entries from %llu origins in %s/data, with node.conf and "
                 "roster.json; keys are NOT included (keep %s safe separately)\n",
                 (unsigned long long) st.entries, (unsigned long long) st.origins, dest,

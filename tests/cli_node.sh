@@ -23,7 +23,7 @@ new_member "$T/js" 320000 Jiangsu 17211
 check "init made a 0700 node dir" test "$(stat -c %a "$T/sh")" = 700
 check "key dir 0700, key files 0600" test "$(stat -c %a "$T/sh/keys") $(stat -c %a "$T/sh/keys/sign.key") $(stat -c %a "$T/sh/keys/curve.key")" = "700 600 600"
 check "card is JSON naming the region" grep -q '"region": "310000"' "$T/sh.card"
-check "card does not contain the secret key" test "$(grep -c "$(xxd -p -c 64 "$T/sh/keys/sign.key" | cut -c1-64)" "$T/sh.card")" = 0
+check "card does not contain the secret key" test "$(grep -c "$(od -An -tx1 -N32 "$T/sh/keys/sign.key" | tr -d ' \n')" "$T/sh.card")" = 0
 check "rcctl card prints the same card" diff <("$RCCTL" -d "$T/sh" card) "$T/sh.card"
 
 # --- roster -------------------------------------------------------------------------------
