@@ -14,105 +14,18 @@
 #include <lmdb.h>
 #include <sodium.h>
 
-#include "testutil.h"
+#include "storetest.h"
 
-/* ---- authors, roster, a test kind, a PRNG (as in test_store.c) ---------------------------- */
-
-#define TEST_KIND 1000
-#define MAX_MEMBERS 8
-
-typedef struct {
-    uint8_t pk[RCN_KEY_SIZE], sk[RCN_SECRET_SIZE];
-    uint64_t seq;
-    uint8_t head[RCN_HASH_SIZE];
-} author_t;
-
-static uint8_t s_members[MAX_MEMBERS][RCN_KEY_SIZE];
-static int s_nmembers;
-
-static bool
-is_member (const uint8_t origin[RCN_KEY_SIZE], void *ctx)
-{
-    (void) ctx;
-    for (int i = 0; i < s_nmembers; i++)
-        if (memcmp (s_members[i], origin, RCN_KEY_SIZE) == 0)
-            return true;
-    return false;
-}
-
-static void
-author_init (author_t *a, uint8_t tag, bool member)
-{
-    uint8_t seed[32];
-    memset (seed, tag, sizeof seed);
-    crypto_sign_seed_keypair (a->pk, a->sk, seed);
-    a->seq = 0;
-    memset (a->head, 0, sizeof a->head);
-    if (member && !is_member (a->pk, NULL)) {
-        REQUIRE (s_nmembers < MAX_MEMBERS);
-        memcpy (s_members[s_nmembers++], a->pk, RCN_KEY_SIZE);
-    }
-}
+/* ---- forks and a PRNG --------------------------------------------------------------------- */
 
 /* Signs an entry at an explicit seq and prev (for forks); does not move the author. */
 static rcn_entry_t *
 sign_at (const author_t *a, uint64_t seq, const uint8_t *prev, uint32_t kind, const char *body)
 {
-    rcn_entry_t *e = NULL;
-    REQUIRE (rcn_entry_sign (a->sk, seq, prev, 1763775000000ULL + seq, kind, RCN_STATUS_TEST,
-                             (const uint8_t *) body, strlen (body), &e) == RCN_OK);
+    rcn_entry_t *e = author_sign_at (a, seq, prev, kind, body, strlen (body));
+    REQUIRE (e);
     return e;
 }
-
-static rcn_entry_t *
-author_next (author_t *a, uint32_t kind, const char *body)
-{
-    rcn_entry_t *e = sign_at (a, a->seq + 1, a->seq ? a->head : NULL, kind, body);
-    a->seq++;
-    memcpy (a->head, e->hash, RCN_HASH_SIZE);
-    return e;
-}
-
-static rcn_entry_t *
-author_text (author_t *a, const char *body)
-{
-    return author_next (a, TEST_KIND, body);
-}
-
-static const char *const s_test_dbs[] = { "test.count", NULL };
-static int s_apply_calls, s_fail_at;    /* fail_at > 0: the fail_at-th apply fails hard */
-
-/* Counts applied entries per origin. "malformed…" and "reject…" bodies are refused. */
-static int
-test_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
-{
-    if (s_fail_at && ++s_apply_calls == s_fail_at)
-        return RCN_EIO;
-    if (e->h.body_len >= 9 && memcmp (e->h.body, "malformed", 9) == 0) {
-        rcn_errf (why, whylen, "test: body does not parse");
-        return RCN_EBODY;
-    }
-    if (e->h.body_len >= 6 && memcmp (e->h.body, "reject", 6) == 0) {
-        rcn_errf (why, whylen, "test: step not allowed");
-        return RCN_EBODY;
-    }
-    MDB_val k = { RCN_KEY_SIZE, (void *) e->h.origin }, d;
-    uint64_t n = 0;
-    int mrc = mdb_get (v->txn, v->dbi[0], &k, &d);
-    if (mrc == MDB_SUCCESS)
-        memcpy (&n, d.mv_data, sizeof n);
-    else if (mrc != MDB_NOTFOUND)
-        return RCN_EDB;
-    n++;
-    d.mv_size = sizeof n;
-    d.mv_data = &n;
-    return mdb_put (v->txn, v->dbi[0], &k, &d, 0) ? RCN_EDB : RCN_OK;
-}
-
-static const rcn_kind_t s_test_kind = {
-    .kind = TEST_KIND, .name = "test", .dbs = s_test_dbs, .apply = test_apply,
-};
-static const rcn_kind_t *const s_kinds[] = { &s_test_kind, NULL };
 
 static uint64_t s_rng;
 
@@ -134,74 +47,6 @@ shuffle (rcn_entry_t **es, size_t n)
         es[i - 1] = es[j];
         es[j] = t;
     }
-}
-
-static rcn_store_t *
-open_store (const char *dir)
-{
-    rcn_store_opts_t o = { .is_member = is_member, .kinds = s_kinds };
-    rcn_store_t *s = NULL;
-    char why[256] = "";
-    int rc = rcn_store_open (dir, &o, &s, why, sizeof why);
-    if (rc)
-        fprintf (stderr, "    open %s: %s: %s\n", dir, rcn_strerror (rc), why);
-    REQUIRE (rc == RCN_OK && s);
-    return s;
-}
-
-static int
-append1 (rcn_store_t *s, rcn_entry_t *e)
-{
-    int result = 1;
-    CHECK_EQ (rcn_store_append (s, &e, 1, &result), RCN_OK);
-    return result;
-}
-
-static void
-free_entries (rcn_entry_t **es, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        rcn_entry_destroy (&es[i]);
-}
-
-static uint64_t
-head_of (rcn_store_t *s, const uint8_t *origin)
-{
-    uint64_t seq = 99999;
-    CHECK_EQ (rcn_store_head (s, origin, &seq, NULL), RCN_OK);
-    return seq;
-}
-
-static rcn_store_stats_t
-stats_of (rcn_store_t *s)
-{
-    rcn_store_stats_t st;
-    CHECK_EQ (rcn_store_stats (s, &st), RCN_OK);
-    return st;
-}
-
-typedef struct {
-    const uint8_t *origin;
-    uint64_t n;
-} count_ctx_t;
-
-static int
-count_fn (const rcn_view_t *v, void *ctx)
-{
-    count_ctx_t *c = ctx;
-    MDB_val k = { RCN_KEY_SIZE, (void *) c->origin }, d;
-    c->n = 0;
-    if (mdb_get (v->txn, v->dbi[0], &k, &d) == MDB_SUCCESS)
-        memcpy (&c->n, d.mv_data, sizeof c->n);
-    return RCN_OK;
-}
-
-static uint64_t
-view_count (rcn_store_t *s, const uint8_t *origin)
-{
-    count_ctx_t c = { origin, 0 };
-    CHECK_EQ (rcn_store_read (s, &s_test_kind, count_fn, &c), RCN_OK);
-    return c.n;
 }
 
 /* ---- snapshots: everything a store shows, as bytes ------------------------------------------ */
@@ -297,7 +142,7 @@ view_of (rcn_store_t *s)
 {
     buf_t b = { 0 };
     snap_ctx_t c = { s, &b };
-    CHECK_EQ (rcn_store_read (s, &s_test_kind, view_dump_fn, &b), RCN_OK);
+    CHECK_EQ (rcn_store_read (s, &g_test_kind, view_dump_fn, &b), RCN_OK);
     CHECK_EQ (rcn_store_scan (s, NULL, 1, invalid_cb, &c), RCN_OK);
     return b;
 }
@@ -330,7 +175,7 @@ static void
 test_1_authentic (void)
 {
     char *dir = rcn_test_tmpdir ("inv1");
-    rcn_store_t *s = open_store (dir);
+    rcn_store_t *s = open_store (dir, 0);
     author_t a, x;
     author_init (&a, 1, true);
     author_init (&x, 66, false);
@@ -374,9 +219,7 @@ test_1_authentic (void)
     rcn_entry_destroy (&outsider);
     rcn_entry_destroy (&alt);
     rcn_entry_destroy (&alt_raw);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* ---- 2. Append-only ----------------------------------------------------------------------- */
@@ -388,7 +231,7 @@ static void
 test_2_append_only (void)
 {
     char *dir = rcn_test_tmpdir ("inv2");
-    rcn_store_t *s = open_store (dir);
+    rcn_store_t *s = open_store (dir, 0);
     author_t a, b;
     author_init (&a, 1, true);
     author_init (&b, 2, true);
@@ -432,9 +275,7 @@ test_2_append_only (void)
     rcn_entry_destroy (&alt);
     rcn_entry_destroy (&alt_b);
     free_entries (es, 6);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* ---- 3. Contiguous ------------------------------------------------------------------------ */
@@ -469,7 +310,7 @@ test_3_contiguous (void)
         chain[i] = author_text (&a, "count");
     for (int round = 0; round < ROUNDS; round++) {
         char *dir = rcn_test_tmpdir ("inv3");
-        rcn_store_t *s = open_store (dir);
+        rcn_store_t *s = open_store (dir, 0);
         rcn_entry_t *order[N], *held[N];
         memcpy (order, chain, sizeof order);
         shuffle (order, N);
@@ -516,9 +357,7 @@ test_3_contiguous (void)
         uint64_t checked = 0;
         CHECK_EQ (rcn_store_check (s, is_member, NULL, &checked, why, sizeof why), RCN_OK);
         CHECK_EQ (checked, N);
-        rcn_store_destroy (&s);
-        rcn_test_rmtree (dir);
-        free (dir);
+        close_and_remove (&s, dir);
     }
     free_entries (chain, N);
 }
@@ -532,7 +371,7 @@ test_4_atomic (void)
 {
     enum { B = 8 };
     char *dir = rcn_test_tmpdir ("inv4");
-    rcn_store_t *s = open_store (dir);
+    rcn_store_t *s = open_store (dir, 0);
     author_t a, b, c;
     author_init (&a, 1, true);
     author_init (&b, 2, true);
@@ -550,10 +389,10 @@ test_4_atomic (void)
         batch[i] = author_text (who[i], i == 2 ? "malformed" : "count");
     buf_t before = snapshot (s);
     for (int n = 1; n <= B; n++) {
-        s_apply_calls = 0;
-        s_fail_at = n;
+        g_apply_calls = 0;
+        g_fail_at = n;
         CHECK_EQ (rcn_store_append (s, batch, B, res), RCN_EIO);
-        CHECK_EQ (s_apply_calls, n);
+        CHECK_EQ (g_apply_calls, n);
         buf_t now = snapshot (s);
         CHECK (buf_same (&before, &now));
         free (now.p);
@@ -566,7 +405,7 @@ test_4_atomic (void)
         }
         CHECK_EQ (head_of (s, c.pk), 0);
     }
-    s_fail_at = 0;
+    g_fail_at = 0;
     CHECK_EQ (rcn_store_append (s, batch, B, res), RCN_OK);
     for (int i = 0; i < B; i++)
         CHECK_EQ (res[i], RCN_OK);
@@ -581,9 +420,7 @@ test_4_atomic (void)
     free (after.p);
     free_entries (base, 5);
     free_entries (batch, B);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* ---- 5. Durable before visible ------------------------------------------------------------ */
@@ -597,7 +434,7 @@ static void
 test_5_durable_before_visible (void)
 {
     char *dir = rcn_test_tmpdir ("inv5");
-    rcn_store_t *s = open_store (dir);
+    rcn_store_t *s = open_store (dir, 0);
     author_t a;
     author_init (&a, 1, true);
     for (int round = 1; round <= 3; round++) {
@@ -609,7 +446,7 @@ test_5_durable_before_visible (void)
         pid_t pid = fork ();
         REQUIRE (pid >= 0);
         if (pid == 0) {         /* a fresh environment of its own; the parent's is not used */
-            rcn_store_opts_t o = { .readonly = true, .kinds = s_kinds };
+            rcn_store_opts_t o = { .readonly = true, .kinds = g_kinds };
             rcn_store_t *r = NULL;
             uint64_t seq = 0;
             if (rcn_store_open (dir, &o, &r, NULL, 0) != RCN_OK)
@@ -632,9 +469,7 @@ test_5_durable_before_visible (void)
         CHECK_EQ (WEXITSTATUS (status), 0);
         free_entries (es, 50);
     }
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* ---- 7. Forks are evidence ---------------------------------------------------------------- */
@@ -646,13 +481,13 @@ static void
 test_7_forks_are_evidence (void)
 {
     char *dir = rcn_test_tmpdir ("inv7"), *dir2 = rcn_test_tmpdir ("inv7b");
-    rcn_store_t *s = open_store (dir), *s2 = open_store (dir2);
+    rcn_store_t *s = open_store (dir, 0), *s2 = open_store (dir2, 0);
     author_t a, b;
     author_init (&a, 1, true);
     author_init (&b, 2, true);
     rcn_entry_t *ae[7], *be[6];
     for (int i = 0; i < 6; i++) {
-        ae[i] = author_next (&a, i == 4 ? 77 : TEST_KIND, "count");     /* seq 5: unknown kind */
+        ae[i] = author_next (&a, i == 4 ? 77 : TEST_KIND, "count", 5);  /* seq 5: unknown kind */
         be[i] = author_text (&b, "count");
     }
     int res[8];
@@ -746,12 +581,8 @@ test_7_forks_are_evidence (void)
     rcn_entry_destroy (&b7);
     free_entries (ae, 7);
     free_entries (be, 6);
-    rcn_store_destroy (&s);
-    rcn_store_destroy (&s2);
-    rcn_test_rmtree (dir);
-    rcn_test_rmtree (dir2);
-    free (dir);
-    free (dir2);
+    close_and_remove (&s, dir);
+    close_and_remove (&s2, dir2);
 }
 
 /* ---- 8. Convergence ----------------------------------------------------------------------- */
@@ -824,7 +655,7 @@ test_8_convergence (void)
         author_init (&au[o], (uint8_t) (10 + o), true);
         for (int i = 0; i < PER; i++) {
             uint64_t r = rnd () % 10;
-            chains[o][i] = r == 0 ? author_next (&au[o], 77, "unknown")
+            chains[o][i] = r == 0 ? author_next (&au[o], 77, "unknown", 7)
                          : r == 1 ? author_text (&au[o], "malformed")
                          : r == 2 ? author_text (&au[o], "reject this step")
                          : author_text (&au[o], "count");
@@ -833,7 +664,7 @@ test_8_convergence (void)
     buf_t log0 = { 0 }, view0 = { 0 };
     for (int k = 0; k < STORES; k++) {
         char *dir = rcn_test_tmpdir ("inv8");
-        rcn_store_t *s = open_store (dir);
+        rcn_store_t *s = open_store (dir, 0);
         if (k == STORES - 1)
             deliver_shuffled (s, chains);
         else
@@ -855,9 +686,7 @@ test_8_convergence (void)
         view = view_of (s);
         CHECK (buf_same (&view0, &view));
         free (view.p);
-        rcn_store_destroy (&s);
-        rcn_test_rmtree (dir);
-        free (dir);
+        close_and_remove (&s, dir);
     }
     free (log0.p);
     free (view0.p);
@@ -873,13 +702,13 @@ static void
 test_9_semantics_never_stall (void)
 {
     char *dir = rcn_test_tmpdir ("inv9");
-    rcn_store_t *s = open_store (dir);
+    rcn_store_t *s = open_store (dir, 0);
     author_t a;
     author_init (&a, 1, true);
     rcn_entry_t *es[6];
     es[0] = author_text (&a, "count");
     es[1] = author_text (&a, "malformed: not a message");
-    es[2] = author_next (&a, 77, "a kind this build does not know");
+    es[2] = author_next (&a, 77, "a kind this build does not know", 31);
     es[3] = author_text (&a, "reject: not this author's step");
     es[4] = author_text (&a, "count");
     es[5] = author_text (&a, "count");
@@ -902,9 +731,7 @@ test_9_semantics_never_stall (void)
     CHECK_EQ (rcn_store_check (s, is_member, NULL, &checked, why, sizeof why), RCN_OK);
     CHECK_EQ (checked, 6);
     free_entries (es, 6);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 int

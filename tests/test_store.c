@@ -16,189 +16,18 @@
 #include <lmdb.h>
 #include <sodium.h>
 
-#include "testutil.h"
+#include "storetest.h"
 
-/* ---- authors, roster and a test kind ----------------------------------------------------- */
-
-#define TEST_KIND 1000
-#define MAX_MEMBERS 8
-
-typedef struct {
-    uint8_t pk[RCN_KEY_SIZE], sk[RCN_SECRET_SIZE];
-    uint64_t seq;
-    uint8_t head[RCN_HASH_SIZE];
-} author_t;
-
-static uint8_t s_members[MAX_MEMBERS][RCN_KEY_SIZE];
-static int s_nmembers;
-
-/* Members: the roster above; with ctx, only the key ctx points to. */
-static bool
-is_member (const uint8_t origin[RCN_KEY_SIZE], void *ctx)
-{
-    if (ctx)
-        return memcmp (ctx, origin, RCN_KEY_SIZE) == 0;
-    for (int i = 0; i < s_nmembers; i++)
-        if (memcmp (s_members[i], origin, RCN_KEY_SIZE) == 0)
-            return true;
-    return false;
-}
-
-static void
-author_init (author_t *a, uint8_t tag, bool member)
-{
-    uint8_t seed[32];
-    memset (seed, tag, sizeof seed);
-    crypto_sign_seed_keypair (a->pk, a->sk, seed);
-    a->seq = 0;
-    memset (a->head, 0, sizeof a->head);
-    if (member && !is_member (a->pk, NULL)) {
-        REQUIRE (s_nmembers < MAX_MEMBERS);
-        memcpy (s_members[s_nmembers++], a->pk, RCN_KEY_SIZE);
-    }
-}
-
-/* The author's next entry; NULL on failure (no CHECK here: writer threads use it). */
-static rcn_entry_t *
-author_sign (author_t *a, uint32_t kind, const void *body, size_t len)
-{
-    rcn_entry_t *e = NULL;
-    if (rcn_entry_sign (a->sk, a->seq + 1, a->seq ? a->head : NULL, 1763775000000ULL + a->seq,
-                        kind, RCN_STATUS_TEST, body, len, &e) != RCN_OK)
-        return NULL;
-    a->seq++;
-    memcpy (a->head, e->hash, RCN_HASH_SIZE);
-    return e;
-}
-
-static rcn_entry_t *
-author_next (author_t *a, uint32_t kind, const void *body, size_t len)
-{
-    rcn_entry_t *e = author_sign (a, kind, body, len);
-    REQUIRE (e);
-    return e;
-}
-
-static rcn_entry_t *
-author_text (author_t *a, const char *text)
-{
-    return author_next (a, TEST_KIND, text, strlen (text));
-}
-
-static const char *const s_test_dbs[] = { "test.count", NULL };
-
-/* Counts applied entries per origin (host-order u64 under the origin). Bodies beginning
- * "malformed" or "reject" are refused as the real kinds refuse bad bodies. */
-static int
-test_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
-{
-    if (e->h.body_len >= 9 && memcmp (e->h.body, "malformed", 9) == 0) {
-        rcn_errf (why, whylen, "test: body does not parse");
-        return RCN_EBODY;
-    }
-    if (e->h.body_len >= 6 && memcmp (e->h.body, "reject", 6) == 0) {
-        rcn_errf (why, whylen, "test: step not allowed");
-        return RCN_EBODY;
-    }
-    MDB_val k = { RCN_KEY_SIZE, (void *) e->h.origin }, d;
-    uint64_t n = 0;
-    int mrc = mdb_get (v->txn, v->dbi[0], &k, &d);
-    if (mrc == MDB_SUCCESS)
-        memcpy (&n, d.mv_data, sizeof n);
-    else if (mrc != MDB_NOTFOUND)
-        return RCN_EDB;
-    n++;
-    d.mv_size = sizeof n;
-    d.mv_data = &n;
-    return mdb_put (v->txn, v->dbi[0], &k, &d, 0) ? RCN_EDB : RCN_OK;
-}
-
-static const rcn_kind_t s_test_kind = {
-    .kind = TEST_KIND, .name = "test", .dbs = s_test_dbs, .apply = test_apply,
-};
-static const rcn_kind_t *const s_kinds[] = { &s_test_kind, NULL };
-
-static rcn_store_t *
-open_store (const char *dir, size_t map_size)
-{
-    rcn_store_opts_t o = { .map_size = map_size, .is_member = is_member, .kinds = s_kinds };
-    rcn_store_t *s = NULL;
-    char why[256] = "";
-    int rc = rcn_store_open (dir, &o, &s, why, sizeof why);
-    if (rc)
-        fprintf (stderr, "    open %s: %s: %s\n", dir, rcn_strerror (rc), why);
-    REQUIRE (rc == RCN_OK && s);
-    return s;
-}
+/* ---- helpers -------------------------------------------------------------------------------- */
 
 static rcn_store_t *
 open_readonly (const char *dir, int *rc_out)
 {
-    rcn_store_opts_t o = { .readonly = true, .kinds = s_kinds };
+    rcn_store_opts_t o = { .readonly = true, .kinds = g_kinds };
     rcn_store_t *s = NULL;
     char why[256] = "";
     *rc_out = rcn_store_open (dir, &o, &s, why, sizeof why);
     return s;
-}
-
-/* Appends one entry, returns its per-entry result (the call itself must succeed). */
-static int
-append1 (rcn_store_t *s, rcn_entry_t *e)
-{
-    int result = 1;
-    int rc = rcn_store_append (s, &e, 1, &result);
-    CHECK_EQ (rc, RCN_OK);
-    return result;
-}
-
-typedef struct {
-    const uint8_t *origin;
-    uint64_t n;
-} count_ctx_t;
-
-static int
-count_fn (const rcn_view_t *v, void *ctx)
-{
-    count_ctx_t *c = ctx;
-    MDB_val k = { RCN_KEY_SIZE, (void *) c->origin }, d;
-    c->n = 0;
-    if (mdb_get (v->txn, v->dbi[0], &k, &d) == MDB_SUCCESS)
-        memcpy (&c->n, d.mv_data, sizeof c->n);
-    return RCN_OK;
-}
-
-static uint64_t
-view_count (rcn_store_t *s, const uint8_t *origin)
-{
-    count_ctx_t c = { origin, 0 };
-    int rc = rcn_store_read (s, &s_test_kind, count_fn, &c);
-    CHECK_EQ (rc, RCN_OK);
-    return c.n;
-}
-
-static uint64_t
-head_of (rcn_store_t *s, const uint8_t *origin)
-{
-    uint64_t seq = 99999;
-    int rc = rcn_store_head (s, origin, &seq, NULL);
-    CHECK_EQ (rc, RCN_OK);
-    return seq;
-}
-
-static rcn_store_stats_t
-stats_of (rcn_store_t *s)
-{
-    rcn_store_stats_t st;
-    int rc = rcn_store_stats (s, &st);
-    CHECK_EQ (rc, RCN_OK);
-    return st;
-}
-
-static void
-free_entries (rcn_entry_t **es, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        rcn_entry_destroy (&es[i]);
 }
 
 static double
@@ -207,6 +36,17 @@ now_s (void)
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
     return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Appends n "count" entries of a's, one call each, each CHECKed to go in. */
+static void
+append_counts (rcn_store_t *s, author_t *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        rcn_entry_t *e = author_text (a, "count");
+        CHECK_EQ (append1 (s, e), RCN_OK);
+        rcn_entry_destroy (&e);
+    }
 }
 
 /* ---- tests ---------------------------------------------------------------------------------- */
@@ -307,9 +147,7 @@ test_append_read (void)
     rcn_entry_destroy (&next);
     free_entries (e, 3);
     free_entries (f, 2);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 typedef struct {
@@ -390,9 +228,7 @@ test_scan (void)
     CHECK_EQ (l.n, 0);
 
     free_entries (es, 10);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 static void
@@ -425,9 +261,7 @@ test_group_commit (void)
     free_entries (es, N);
     free (es);
     free (res);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* Entries build on each other within a batch, in the order given. */
@@ -461,9 +295,7 @@ test_batch_order (void)
     rcn_entry_destroy (&a2);
     rcn_entry_destroy (&a3);
     rcn_entry_destroy (&b1);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 static void
@@ -493,9 +325,7 @@ test_dup (void)
     rcn_entry_destroy (&copy);
     rcn_entry_destroy (&e1);
     rcn_entry_destroy (&e2);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 static void
@@ -520,9 +350,7 @@ test_gap (void)
     rcn_entry_destroy (&e1);
     rcn_entry_destroy (&e2);
     rcn_entry_destroy (&e3);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 static void
@@ -549,9 +377,7 @@ test_chain (void)
     rcn_entry_destroy (&bad);
     rcn_entry_destroy (&e1);
     rcn_entry_destroy (&e2);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 static void
@@ -579,9 +405,7 @@ test_unverified_and_non_member (void)
     rcn_entry_destroy (&copy);
     rcn_entry_destroy (&e1);
     rcn_entry_destroy (&xe);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 typedef struct {
@@ -629,7 +453,7 @@ test_invalid_recorded (void)
     CHECK_EQ (view_count (s, a.pk), 2);
 
     view_probe_t p = { es[1]->hash, -1, NULL };
-    CHECK_EQ (rcn_store_read (s, &s_test_kind, view_probe_fn, &p), RCN_OK);
+    CHECK_EQ (rcn_store_read (s, &g_test_kind, view_probe_fn, &p), RCN_OK);
     CHECK_EQ (p.invalid, 1);
     CHECK (p.found && rcn_entry_same (p.found, es[1]));
     rcn_entry_destroy (&p.found);
@@ -645,9 +469,7 @@ test_invalid_recorded (void)
     CHECK_EQ (view_count (s, a.pk), 2);
     CHECK_EQ (rcn_store_invalid_reason (s, es[1]->hash, why, sizeof why), RCN_OK);
     free_entries (es, 4);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* The view moves with the log, in the same transaction; an unregistered kind has no view. */
@@ -673,9 +495,7 @@ test_kind_view (void)
     static const rcn_kind_t other = { .kind = 4242, .name = "other" };
     count_ctx_t c = { a.pk, 0 };
     CHECK_EQ (rcn_store_read (s, &other, count_fn, &c), RCN_ENOTFOUND);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* Appends batches of `per` entries with bodies of `body` bytes until the map grew `grows`
@@ -754,9 +574,7 @@ test_map_growth (void)
     CHECK_EQ (stats_of (s).map_size, grown);
     CHECK_EQ (head_of (s, a.pk), n);
     CHECK_EQ (rcn_store_scan (s, NULL, 1, hash_cb, s), RCN_OK);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* A kind whose view is bigger than the entries: 12 KiB per entry, so that its own puts are
@@ -792,7 +610,7 @@ static void
 test_map_growth_in_a_view (void)
 {
     char *dir = rcn_test_tmpdir ("store-grow-view");
-    const rcn_kind_t *const kinds[] = { &s_test_kind, &s_bulk_kind, NULL };
+    const rcn_kind_t *const kinds[] = { &g_test_kind, &s_bulk_kind, NULL };
     rcn_store_opts_t o = { .map_size = 64 << 10, .is_member = is_member, .kinds = kinds };
     rcn_store_t *s = NULL;
     REQUIRE (rcn_store_open (dir, &o, &s, NULL, 0) == RCN_OK);
@@ -815,9 +633,7 @@ test_map_growth_in_a_view (void)
     CHECK_EQ (views, n);
     CHECK_EQ (head_of (s, a.pk), n);
     CHECK (stats_of (s).map_grows >= 3);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 typedef struct {
@@ -852,7 +668,7 @@ static void *
 reader_main (void *arg)
 {
     reader_t *r = arg;
-    r->rc = rcn_store_read (r->s, &s_test_kind, slow_read_fn, r);
+    r->rc = rcn_store_read (r->s, &g_test_kind, slow_read_fn, r);
     return NULL;
 }
 
@@ -883,9 +699,7 @@ test_growth_waits_for_reader (void)
     CHECK_EQ (head_of (s, a.pk), n);
     CHECK_EQ (view_count (s, a.pk), n);
     sem_destroy (&r.started);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 /* A child opens the environment and begins a read transaction, then dies without ending it;
@@ -898,8 +712,7 @@ test_stale_reader (void)
     rcn_store_t *s = open_store (dir, 0);
     author_t a;
     author_init (&a, 1, true);
-    rcn_entry_t *e = author_text (&a, "count");
-    CHECK_EQ (append1 (s, e), RCN_OK);
+    append_counts (s, &a, 1);
     rcn_store_destroy (&s);
 
     int ready[2], release[2];
@@ -951,7 +764,6 @@ test_stale_reader (void)
     close (ready[0]);
     REQUIRE (waitpid (holder, &status, 0) == holder);
     CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0);
-    rcn_entry_destroy (&e);
     rcn_test_rmtree (dir);
     free (dir);
 }
@@ -1084,11 +896,8 @@ test_check_finds_tampering (void)
     author_t a, b;
     author_init (&a, 1, true);
     author_init (&b, 2, true);
-    for (int i = 0; i < 25; i++) {
-        rcn_entry_t *e = author_text (i < 20 ? &a : &b, "count");
-        CHECK_EQ (append1 (s, e), RCN_OK);
-        rcn_entry_destroy (&e);
-    }
+    append_counts (s, &a, 20);
+    append_counts (s, &b, 5);
     uint64_t checked = 0;
     CHECK_EQ (rcn_store_check (s, is_member, NULL, &checked, why, sizeof why), RCN_OK);
     CHECK_EQ (checked, 25);
@@ -1147,11 +956,7 @@ test_readonly_other_process (void)
     rcn_store_t *s = open_store (dir, 64 << 10);
     author_t a;
     author_init (&a, 1, true);
-    for (int i = 0; i < 5; i++) {
-        rcn_entry_t *e = author_text (&a, "count");
-        CHECK_EQ (append1 (s, e), RCN_OK);
-        rcn_entry_destroy (&e);
-    }
+    append_counts (s, &a, 5);
     int up[2], down[2];
     REQUIRE (pipe (up) == 0 && pipe (down) == 0);
     pid_t pid = fork ();
@@ -1198,9 +1003,7 @@ test_readonly_other_process (void)
     CHECK_EQ (WEXITSTATUS (status), 0);
     close (up[0]);
     close (down[1]);
-    rcn_store_destroy (&s);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&s, dir);
 }
 
 typedef struct {
@@ -1221,7 +1024,7 @@ nested_cb (rcn_entry_t *e, void *ctx)
     /* Meanwhile another process grows the map well past this process's mapping. */
     pid_t pid = fork ();
     if (pid == 0) {
-        rcn_store_opts_t o = { .map_size = 64 << 10, .is_member = is_member, .kinds = s_kinds };
+        rcn_store_opts_t o = { .map_size = 64 << 10, .is_member = is_member, .kinds = g_kinds };
         rcn_store_t *w = NULL;
         static char body[30000];
         if (rcn_store_open (n->dir, &o, &w, NULL, 0) != RCN_OK)
@@ -1260,11 +1063,7 @@ test_nested_reads_under_growth (void)
     rcn_store_t *s = open_store (dir, 64 << 10);
     author_t a;
     author_init (&a, 1, true);
-    for (int i = 0; i < 5; i++) {
-        rcn_entry_t *e = author_text (&a, "count");
-        CHECK_EQ (append1 (s, e), RCN_OK);
-        rcn_entry_destroy (&e);
-    }
+    append_counts (s, &a, 5);
     rcn_store_destroy (&s);
     int rc;
     rcn_store_t *r = open_readonly (dir, &rc);
@@ -1280,9 +1079,7 @@ test_nested_reads_under_growth (void)
     CHECK_EQ (n.invalid_rc, RCN_ENOTFOUND);
     CHECK_EQ (head_of (r, a.pk), 45);       /* a new read follows the grown map */
     CHECK (stats_of (r).map_size > (64 << 10) * 8);
-    rcn_store_destroy (&r);
-    rcn_test_rmtree (dir);
-    free (dir);
+    close_and_remove (&r, dir);
 }
 
 static void
@@ -1303,8 +1100,7 @@ test_open_errors (void)
     CHECK (stat (missing, &st) == 0 && (st.st_mode & 0777) == 0700);
     author_t a;
     author_init (&a, 1, true);
-    rcn_entry_t *e = author_text (&a, "count");
-    CHECK_EQ (append1 (s, e), RCN_OK);
+    append_counts (s, &a, 1);
     rcn_store_destroy (&s);
     rcn_store_destroy (&s);             /* twice is safe */
     rcn_store_destroy (NULL);
@@ -1330,12 +1126,11 @@ test_open_errors (void)
     REQUIRE (mdb_put (txn, dbi, &k, &v, 0) == 0);
     REQUIRE (mdb_txn_commit (txn) == 0);
     mdb_env_close (env);
-    rcn_store_opts_t rw = { .is_member = is_member, .kinds = s_kinds };
+    rcn_store_opts_t rw = { .is_member = is_member, .kinds = g_kinds };
     CHECK_EQ (rcn_store_open (missing, &rw, &s, why, sizeof why), RCN_EVERSION);
     CHECK (strstr (why, "rcn-store-9") != NULL);
     CHECK (s == NULL);
 
-    rcn_entry_destroy (&e);
     rcn_entry_destroy (&e2);
     rcn_test_rmtree (dir);
     free (dir);
