@@ -1,7 +1,10 @@
 /* ingest.h — how entries from outside (a peer, a catch-up chunk) enter the log, in the order
  * DESIGN.md §3 fixes: size cap before unpacking the envelope, duplicates dropped before any
  * crypto, signature checked, then one group commit. Bodies are unpacked only by the kinds,
- * inside the commit, after the check. */
+ * inside the commit, after the check.
+ *
+ * A catch-up chunk (rcn_ingest_chunk) is checked as a chain, not entry by entry: one valid
+ * signature on its newest entry authenticates every entry whose hash links up to it (§3). */
 #ifndef RCN_INGEST_H
 #define RCN_INGEST_H
 
@@ -17,7 +20,10 @@ typedef struct {
     uint64_t duplicates;    /* already held: dropped with no signature check */
     uint64_t bad_sig;       /* signature does not verify */
     uint64_t stored;        /* new entries committed */
-    uint64_t refused;       /* checked but refused by the store (gap, chain, origin, fork) */
+    uint64_t refused;       /* refused by the store (gap, chain, origin, fork), or by a chunk's
+                               chain check (gap, chain: not stored, no crypto spent) */
+    uint64_t chunk_sig_checks;  /* signatures rcn_ingest_chunk checked */
+    uint64_t chained;       /* stored by rcn_ingest_chunk on a signature further up the chain */
 } rcn_ingest_stats_t;
 
 /* Ingests n Entry envelopes (protobuf wire bytes) as one group: every new, validly signed
@@ -28,5 +34,26 @@ typedef struct {
  * the group is committed, or the store's error (nothing of the group written). */
 int rcn_ingest (rcn_store_t *s, const uint8_t *const *wire, const size_t *len, size_t n,
                 int *results, rcn_ingest_stats_t *stats) RCN_MUST;
+
+/* Ingests a catch-up chunk: the n Entry envelopes of a PullReply for `origin`, in the order
+ * sent (consecutive seqs). Every one is decoded (size cap first); one of another origin is
+ * refused RCN_EINVAL (counted malformed); held ones are dropped as RCN_EDUP with no crypto.
+ * The new ones above our head must run head+1, head+2, … each prev the hash of the one
+ * before, the first prev our head's hash: the longest such run is checked with ONE signature,
+ * its newest entry's, and stored in one group commit. When that signature fails, the longest
+ * validly signed part of the run is found by bisection (a valid signature on entry k covers
+ * every entry linked below it), so a bad entry at the end costs O(log n) checks, not the good
+ * ones. No entry is stored that is not at or below a checked signature in a linked run.
+ * Per entry, results[i]: RCN_OK (stored), RCN_EDUP, a decode error, RCN_EINVAL (another
+ * origin), RCN_ESIG (its own signature checked and failed), RCN_ECHAIN (the first entry whose
+ * prev breaks the run), RCN_EGAP (a seq out of order, or above a refused entry: nothing it
+ * builds on was stored), or the store's refusal (RCN_EORIGIN for a non-member origin, …).
+ * New entries at or below our head that are not held are fork evidence: each is checked on
+ * its own signature and handed to the store, which keeps it and answers RCN_EFORK.
+ * stats (may be NULL) is added to. Returns RCN_OK once the group is committed (or there was
+ * nothing to commit); RCN_EDB / RCN_EIO / RCN_ENOMEM with nothing of the chunk written. */
+int rcn_ingest_chunk (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE],
+                      const uint8_t *const *wire, const size_t *len, size_t n,
+                      int *results, rcn_ingest_stats_t *stats) RCN_MUST;
 
 #endif
