@@ -2,6 +2,7 @@
  * Requests are JSON because people and scripts read them; entries themselves never travel
  * here, only the requests that make a node author them. */
 #include "rcn/control.h"
+#include "rcn/clock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -88,6 +89,7 @@ int
 rcn_control_recv (void *router, rcn_ctl_req_t *out)
 {
     memset (out, 0, sizeof *out);
+    out->arrived = rcn_mono_ms ();
     zmq_msg_t id, delim, body;
     zmq_msg_init (&id);
     if (zmq_msg_recv (&id, router, ZMQ_DONTWAIT) < 0) {

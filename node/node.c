@@ -34,6 +34,23 @@
 #include "rcn/log.h"
 #include "rcn/roster.h"
 #include "rcn/store.h"
+#include "rcn/sync.h"
+
+/* A committed own entry whose author waits until a peer holds it (DESIGN §5). */
+typedef struct {
+    rcn_ctl_req_t req;
+    json_t *resp;                    /* the answer, with "acknowledged" still to fill in */
+    uint64_t seq;
+    uint64_t deadline;               /* mono ms */
+} waiter_t;
+
+#define RCN_NODE_WAITERS_MAX 4096
+/* After a start, a node signs nothing until it has heard every peer, or this long: a peer may
+ * hold own seqs this log lacks (a whole-dir snapshot rolled the mark back too), and signing
+ * them again would fork our own chain (invariant 6). */
+#define RCN_NODE_LISTEN_MS 3000
+#define RCN_NODE_EARLY_MAX 256
+#define RCN_NODE_WAIT_MAX_MS 60000
 
 typedef struct {
     rcn_ctl_req_t req;
@@ -65,6 +82,11 @@ struct rcn_node {
     uint64_t failing_since;          /* mono ms of the first failed commit of this group */
     rcn_ctl_req_t deferred;          /* a request that must open the next group */
     bool has_deferred;
+    rcn_sync_t *sync;                /* replication sockets (sync.h) */
+    rcn_ctl_req_t early[RCN_NODE_EARLY_MAX];  /* authoring requests held until peers are heard */
+    size_t n_early;
+    waiter_t waiters[RCN_NODE_WAITERS_MAX];
+    size_t n_waiters;
 };
 
 /* How long a failing commit is retried before the node gives up and exits. */
@@ -224,7 +246,9 @@ rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
         goto fail;
     }
     rcn_conf_path (&n->conf, "control", n->sock_path, sizeof n->sock_path);
-    if ((rc = rcn_control_bind (n->zctx, n->sock_path, &n->ctl, why, whylen)) != RCN_OK)
+    if ((rc = rcn_control_bind (n->zctx, n->sock_path, &n->ctl, why, whylen)) != RCN_OK
+        || (rc = rcn_sync_open (n->zctx, n->roster, n->keys, n->store, &n->sync, why,
+                                whylen)) != RCN_OK)
         goto fail;
     char hex[65], rhex[65];
     uint64_t head = 0;
@@ -281,6 +305,24 @@ status_json (rcn_node_t *n)
     json_object_set_new (o, "forks", json_integer ((json_int_t) st.forks));
     json_object_set_new (o, "map_size", json_integer ((json_int_t) st.map_size));
     json_object_set_new (o, "libzmq", json_string (zv));
+    json_t *missing = json_array (), *nowhere = json_array ();
+    uint64_t best = rcn_sync_best_known (n->sync, origin);
+    for (uint64_t q = head + 1; n->blocked && q <= n->hwm.committed_seq && q <= head + 1000; q++) {
+        json_array_append_new (missing, json_integer ((json_int_t) q));
+        if (rcn_sync_heard_all (n->sync) && q > best)
+            json_array_append_new (nowhere, json_integer ((json_int_t) q));
+    }
+    json_object_set_new (o, "missing_own", missing);
+    json_object_set_new (o, "missing_nowhere", nowhere);
+    json_t *peers = rcn_sync_peers_json (n->sync, rcn_mono_ms ());
+    size_t up = 0, i;
+    json_t *pj;
+    json_array_foreach (peers, i, pj)
+        up += strcmp (json_string_value (json_object_get (pj, "state")), "up") == 0;
+    json_object_set_new (o, "peers", json_integer ((json_int_t) json_array_size (peers)));
+    json_object_set_new (o, "peers_up", json_integer ((json_int_t) up));
+    json_decref (peers);
+    json_object_set_new (o, "sync", rcn_sync_stats_json (n->sync));
     return o;
 }
 
@@ -327,6 +369,24 @@ request_kind (const json_t *req, const rcn_kind_t **kind, int *status, char *why
     return RCN_OK;
 }
 
+/* When the requester stops waiting (mono ms): its "wait_ms" counted from its arrival, so that
+ * whatever the node holds it for (the start-up listen, a peer's acknowledgement) it answers
+ * within rcctl's own timeout. */
+static uint64_t
+request_deadline (const rcn_ctl_req_t *r)
+{
+    json_int_t ms = json_integer_value (json_object_get (r->req, "wait_ms"));
+    if (ms <= 0 || ms > RCN_NODE_WAIT_MAX_MS)
+        ms = RCN_CONTROL_TIMEOUT_MS - 500;
+    return r->arrived + (uint64_t) ms;
+}
+
+static bool
+ready_to_author (rcn_node_t *n)
+{
+    return rcn_sync_heard_all (n->sync) || rcn_mono_ms () - n->started_mono >= RCN_NODE_LISTEN_MS;
+}
+
 /* Checks an authoring request against the log and turns it into a body for the group; the
  * reply on refusal is sent here. */
 static void
@@ -344,6 +404,25 @@ add_to_group (rcn_node_t *n, rcn_ctl_req_t *r)
     }
     if (rc != RCN_OK) {
         reply (n, r, rcn_control_error (rc, why));
+        return;
+    }
+    if (!ready_to_author (n)) {
+        if (n->n_early == RCN_NODE_EARLY_MAX) {
+            reply (n, r, rcn_control_error (RCN_EBUSY, "the node has just started and is still "
+                                            "listening to its peers; try again in a few seconds"));
+            return;
+        }
+        n->early[n->n_early++] = *r;      /* signed once the peers are heard */
+        r->req = NULL;
+        return;
+    }
+    uint64_t head = 0, best = rcn_sync_best_known (n->sync, rcn_keys_sign_public (n->keys));
+    if (rcn_store_head (n->store, rcn_keys_sign_public (n->keys), &head, NULL) == RCN_OK
+        && best > head) {
+        rcn_errf (why, sizeof why, "peers hold this member's own entries up to seq %llu but its "
+                  "log ends at %llu (restored or rolled back?): it takes them back before it "
+                  "signs again", (unsigned long long) best, (unsigned long long) head);
+        reply (n, r, rcn_control_error (RCN_EBLOCKED, why));
         return;
     }
     if (n->n_group > 0 && kind->depends && kind->depends (r->req)) {
@@ -427,6 +506,50 @@ sign_group (rcn_node_t *n)
     return RCN_OK;
 }
 
+/* Parks the answer to p until a peer holds its entry, when the request asked for that and
+ * there are peers to ask. Takes resp and p's request on success. */
+static bool
+wait_for_peer (rcn_node_t *n, pending_t *p, json_t *resp)
+{
+    const char *wait = json_string_value (json_object_get (p->req.req, "wait"));
+    if (!wait || strcmp (wait, "peer") != 0 || rcn_roster_count (n->roster) < 2
+        || n->n_waiters == RCN_NODE_WAITERS_MAX)
+        return false;
+    waiter_t *w = &n->waiters[n->n_waiters++];
+    w->deadline = request_deadline (&p->req);
+    w->req = p->req;
+    p->req.req = NULL;
+    w->resp = resp;
+    w->seq = p->entry->h.seq;
+    return true;
+}
+
+/* Answers the waiters whose entry a peer now holds, or whose time is up. */
+static void
+answer_waiters (rcn_node_t *n, bool all)
+{
+    uint64_t now = rcn_mono_ms ();
+    const uint8_t *origin = rcn_keys_sign_public (n->keys);
+    size_t keep = 0;
+    for (size_t i = 0; i < n->n_waiters; i++) {
+        waiter_t *w = &n->waiters[i];
+        uint32_t region = 0;
+        bool held = rcn_sync_peer_holds (n->sync, origin, w->seq, &region);
+        if (!held && !all && now < w->deadline) {
+            n->waiters[keep++] = *w;
+            continue;
+        }
+        json_object_set_new (w->resp, "acknowledged", json_string (held ? "peer" : "local"));
+        if (held) {
+            char code[16];
+            snprintf (code, sizeof code, "%06u", region);
+            json_object_set_new (w->resp, "held_by", json_string (code));
+        }
+        reply (n, &w->req, w->resp);
+    }
+    n->n_waiters = keep;
+}
+
 /* Commits the signed group in one synced transaction, records the commit in the mark and
  * answers the requesters. On failure the group is kept for a retry and the error returned. */
 static int
@@ -460,10 +583,14 @@ commit_group (rcn_node_t *n)
             rcn_info ("authored %s seq=%llu hash=%.16s%s", p->kind->name,
                       (unsigned long long) p->entry->h.seq, rcn_hex (p->entry->hash, 32, hex),
                       p->status ? " (exercise/test)" : "");
-            resp = json_pack ("{s:b, s:s, s:s, s:I, s:s, s:s, s:s}", "ok", 1,
+            rcn_sync_publish (n->sync, p->entry);
+            resp = json_pack ("{s:b, s:s, s:s, s:I, s:s, s:s}", "ok", 1,
                               "hash", rcn_hex (p->entry->hash, 32, hex), "kind", p->kind->name,
                               "seq", (json_int_t) p->entry->h.seq, "region", region,
-                              "status", rcn_status_name (p->status), "acknowledged", "local");
+                              "status", rcn_status_name (p->status));
+            if (wait_for_peer (n, p, resp))
+                continue;
+            json_object_set_new (resp, "acknowledged", json_string ("local"));
         }
         else {
             /* Our own fresh entry refused by our own store: a bug, not bad input. */
@@ -482,7 +609,7 @@ static void
 handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
 {
     const char *op = json_string_value (json_object_get (r->req, "op"));
-    json_t *resp;
+    json_t *resp, *stats = NULL;
     if (strcmp (op, "author") == 0 && !n->group_signed) {
         add_to_group (n, r);
         return;
@@ -492,13 +619,20 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
                                   "written for this request, try again shortly");
     else if (strcmp (op, "status") == 0)
         resp = status_json (n);
+    else if (strcmp (op, "peers") == 0) {
+        stats = rcn_sync_stats_json (n->sync);
+        resp = json_pack ("{s:b, s:o, s:O}", "ok", 1,
+                          "peers", rcn_sync_peers_json (n->sync, rcn_mono_ms ()),
+                          "outsiders_refused", json_object_get (stats, "zap_refused"));
+    }
     else if (strcmp (op, "ping") == 0)
         resp = json_pack ("{s:b, s:I}", "ok", 1, "pid", (json_int_t) getpid ());
     else {
         char why[128];
-        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, author)", op);
+        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, peers, author)", op);
         resp = rcn_control_error (RCN_EINVAL, why);
     }
+    json_decref (stats);
     reply (n, r, resp);
 }
 
@@ -516,6 +650,45 @@ drain_control (rcn_node_t *n)
     }
 }
 
+/* Puts the requests held since the start into groups, in the order they came; answers those
+ * whose requester has stopped waiting (nothing was signed for them). */
+static void
+take_early (rcn_node_t *n)
+{
+    uint64_t now = rcn_mono_ms ();
+    size_t keep = 0;
+    for (size_t k = 0; k < n->n_early; k++) {
+        if (now < request_deadline (&n->early[k]))
+            n->early[keep++] = n->early[k];
+        else
+            reply (n, &n->early[k], rcn_control_error (RCN_EBUSY, "the node has just started "
+                   "and is still listening to its peers; nothing was written, try again"));
+    }
+    n->n_early = keep;
+    if (!ready_to_author (n) || n->group_signed)
+        return;
+    size_t i = 0;
+    while (i < n->n_early && n->n_group < RCN_NODE_GROUP_MAX && !n->has_deferred)
+        add_to_group (n, &n->early[i++]);
+    memmove (n->early, n->early + i, (n->n_early - i) * sizeof *n->early);
+    n->n_early -= i;
+}
+
+/* A blocked member unblocks once its own entries are back up to the committed mark. */
+static void
+check_rejoin (rcn_node_t *n)
+{
+    if (!n->blocked)
+        return;
+    uint64_t head = 0;
+    if (rcn_store_head (n->store, rcn_keys_sign_public (n->keys), &head, NULL) != RCN_OK
+        || head < n->hwm.committed_seq)
+        return;
+    n->blocked = false;
+    rcn_info ("rejoined: own entries 1..%llu are back from peers; authoring again",
+              (unsigned long long) head);
+}
+
 int
 rcn_node_run (rcn_node_t *n)
 {
@@ -524,15 +697,26 @@ rcn_node_run (rcn_node_t *n)
             n->has_deferred = false;
             add_to_group (n, &n->deferred);
         }
-        int timeout = n->group_signed ? 200 : n->n_group > 0 || n->has_deferred ? 0 : 1000;
-        zmq_pollitem_t items[] = { { n->ctl, 0, ZMQ_POLLIN, 0 } };
-        int rc = zmq_poll (items, 1, timeout);
+        if (n->n_early)
+            take_early (n);
+        int timeout = n->n_group > 0 || (n->has_deferred && !n->group_signed) ? 0 : 100;
+        zmq_pollitem_t items[1 + 2 * RCN_MAX_MEMBERS + 2];
+        items[0] = (zmq_pollitem_t) { n->ctl, 0, ZMQ_POLLIN, 0 };
+        size_t ns = rcn_sync_poll_items (n->sync, items + 1, sizeof items / sizeof *items - 1);
+        int rc = zmq_poll (items, (int) (1 + ns), timeout);
         if (rc < 0 && errno != EINTR) {
             rcn_error ("zmq_poll: %s", zmq_strerror (errno));
             return RCN_EIO;
         }
-        if (rc > 0)
+        uint64_t now = rcn_mono_ms ();
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             drain_control (n);
+        if (rc > 0)
+            rcn_sync_handle (n->sync, items + 1, ns, now);
+        rcn_sync_tick (n->sync, now);
+        check_rejoin (n);
+        if (n->n_waiters)
+            answer_waiters (n, false);
         if (n->n_group > 0 && !n->group_signed) {
             rc = sign_group (n);
             if (rc != RCN_OK)
@@ -564,6 +748,12 @@ rcn_node_destroy (rcn_node_t **self_p)
                            ? "the node stopped before confirming this entry: it may or may not "
                              "be in the log (look with rcctl before sending it again)"
                            : "the node is stopping: nothing was written for this request");
+    if (n->n_waiters)
+        answer_waiters (n, true);
+    for (size_t i = 0; i < n->n_early; i++)
+        reply (n, &n->early[i], rcn_control_error (RCN_ESTATE, "the node is stopping: nothing "
+                                                   "was written for this request"));
+    n->n_early = 0;
     if (n->has_deferred) {
         reply (n, &n->deferred, rcn_control_error (RCN_ESTATE, "the node is stopping: nothing "
                                                    "was written for this request"));
@@ -573,6 +763,7 @@ rcn_node_destroy (rcn_node_t **self_p)
         zmq_close (n->ctl);
         unlink (n->sock_path);
     }
+    rcn_sync_destroy (&n->sync);
     if (n->zctx)
         zmq_ctx_term (n->zctx);
     rcn_store_destroy (&n->store);

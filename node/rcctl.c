@@ -125,11 +125,9 @@ common_flags (rcctl_t *c, int *argc, char **argv, const char **status, const cha
     argv[out] = NULL;
     if (*status && rcn_status_parse (*status) < 0)
         return rcctl_fail (RC_USAGE, "--status \"%s\": must be actual, exercise or test", *status);
-    /* "peer" (held by a peer, DESIGN §5) needs replication, which this build does not have:
-     * refuse it rather than answer with less than was asked for. */
-    if (*wait && strcmp (*wait, "local") != 0)
-        return rcctl_fail (RC_USAGE, "--wait \"%s\": only \"local\" is possible until this "
-                           "node replicates to peers", *wait);
+    if (*wait && strcmp (*wait, "local") != 0 && strcmp (*wait, "peer") != 0)
+        return rcctl_fail (RC_USAGE, "--wait \"%s\": must be peer (held by a peer, the default) "
+                           "or local (durable on this member)", *wait);
     return RC_OK;
 }
 
@@ -181,7 +179,10 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
     else {
         json_object_set_new (req, "kind", json_string (k->name));
         json_object_set_new (req, "status", json_string (status ? status : "actual"));
-        json_object_set_new (req, "wait", json_string ("local"));
+        /* The node answers "local" itself before our own timeout runs out. */
+        json_object_set_new (req, "wait", json_string (wait ? wait : "peer"));
+        json_object_set_new (req, "wait_ms", json_integer (c->timeout_ms > 1000
+                                                           ? c->timeout_ms - 500 : c->timeout_ms / 2));
         code = rcctl_open (c, &conf, &roster, false, NULL);
         if (code == RC_OK)
             code = rcctl_call (c, &conf, req, &resp);
@@ -189,14 +190,22 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
             json_object_del (resp, "ok");
             if (c->json)
                 rcctl_print_json (resp);
-            else
-                printf ("%s %s: entry %s (seq %lld, %s), durable %s\n", k->name,
+            else {
+                bool peer = strcmp (json_string_value (json_object_get (resp, "acknowledged")),
+                                    "peer") == 0;
+                printf ("%s %s: entry %s (seq %lld, %s), durable on this member", k->name,
                         json_string_value (json_object_get (req, "verb")),
                         json_string_value (json_object_get (resp, "hash")),
                         (long long) json_integer_value (json_object_get (resp, "seq")),
-                        json_string_value (json_object_get (resp, "status")),
-                        strcmp (json_string_value (json_object_get (resp, "acknowledged")), "local") == 0
-                        ? "on this member" : "and held by a peer");
+                        json_string_value (json_object_get (resp, "status")));
+                if (peer)
+                    printf (" and held by a peer (%s)\n",
+                            json_string_value (json_object_get (resp, "held_by")));
+                else if (wait && strcmp (wait, "local") == 0)
+                    printf ("\n");
+                else
+                    printf ("; no peer has confirmed it yet (it will be replicated when one is up)\n");
+            }
         }
     }
     json_decref (req);
@@ -223,11 +232,12 @@ usage (FILE *f)
         "  roster hash FILE                     BLAKE2b-256 of the roster file\n"
         "the node and its log\n"
         "  status [--json]                      the running node's state\n"
+        "  peers [--json]                       each peer: up/down, last heard, lag, refusals\n"
         "  heads                                per origin: region, seq, hash (JSON)\n"
         "  export [--origin CODE] [--from SEQ]  entries, one JSON object per line\n"
         "  verify-log DIR                       check every signature and chain offline\n"
         "  backup DEST                          consistent copy of the log (no keys)\n"
-        "records (flags for writes: --status actual|exercise|test, --wait local, --json)\n",
+        "records (flags for writes: --status actual|exercise|test, --wait peer|local, --json)\n",
         RCN_CONTROL_TIMEOUT_MS);
     for (size_t i = 0; rcn_kinds[i]; i++)
         fputs (rcn_kinds[i]->usage, f);
@@ -279,7 +289,7 @@ main (int argc, char **argv)
         int (*fn) (rcctl_t *, int, char **);
     } cmds[] = {
         { "init", rcctl_init }, { "card", rcctl_card }, { "roster", rcctl_roster },
-        { "status", rcctl_status }, { "heads", rcctl_heads }, { "export", rcctl_export },
+        { "status", rcctl_status }, { "peers", rcctl_peers }, { "heads", rcctl_heads }, { "export", rcctl_export },
         { "verify-log", rcctl_verify_log }, { "backup", rcctl_backup },
     };
     if (strcmp (cmd, "help") == 0) {

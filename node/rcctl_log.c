@@ -54,8 +54,71 @@ rcctl_status (rcctl_t *c, int argc, char **argv)
                 ? "  BLOCKED: own entries missing, authoring nothing" : "");
         printf ("log         %lld entries from %lld origins, %lld invalid, %lld fork records\n",
                 I ("entries"), I ("origins"), I ("invalid"), I ("forks"));
+        printf ("peers       %lld of %lld up\n", I ("peers_up"), I ("peers"));
+        const json_t *miss = json_object_get (resp, "missing_own"), *nowhere =
+            json_object_get (resp, "missing_nowhere");
+        if (json_array_size (miss))
+            printf ("rejoin      own seqs %lld..%lld missing; %zu of them held by no peer that "
+                    "has answered%s\n", (long long) json_integer_value (json_array_get (miss, 0)),
+                    (long long) json_integer_value (json_array_get (miss, json_array_size (miss) - 1)),
+                    json_array_size (nowhere), json_array_size (nowhere)
+                    ? " (nowhere: an operator may declare them lost)" : "");
 #undef S
 #undef I
+    }
+    json_decref (resp);
+    return RC_OK;
+}
+
+int
+rcctl_peers (rcctl_t *c, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv[i], "--json") == 0)
+            c->json = true;
+        else
+            return rcctl_fail (RC_USAGE, "peers: unknown argument \"%s\"", argv[i]);
+    }
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    int code = rcctl_open (c, &conf, &roster, false, NULL);
+    json_t *req = json_pack ("{s:s}", "op", "peers"), *resp = NULL;
+    if (code == RC_OK)
+        code = rcctl_call (c, &conf, req, &resp);
+    json_decref (req);
+    rcn_roster_destroy (&roster);
+    if (code != RC_OK)
+        return code;
+    const json_t *peers = json_object_get (resp, "peers");
+    json_int_t outsiders = json_integer_value (json_object_get (resp, "outsiders_refused"));
+    if (c->json)
+        rcctl_print_json (peers);
+    else {
+        printf ("%-6s  %-16s  %-15s  %-12s  %-8s  %s\n", "REGION", "NAME", "STATE", "LAST HEARD",
+                "REFUSED", "BEHIND US (entries, by origin)");
+        size_t i;
+        const json_t *p;
+        json_array_foreach (peers, i, p) {
+            char heard[32] = "never";
+            json_int_t ms = json_integer_value (json_object_get (p, "last_heard_ms"));
+            if (json_object_get (p, "last_heard_ms"))
+                snprintf (heard, sizeof heard, "%.1f s ago", (double) ms / 1000.0);
+            char lag[256] = "";
+            const char *key;
+            const json_t *v;
+            size_t off = 0;
+            json_object_foreach ((json_t *) json_object_get (p, "lag"), key, v)
+                if (json_integer_value (v) != 0 && off < sizeof lag - 32)
+                    off += (size_t) snprintf (lag + off, sizeof lag - off, "%s%s:%lld",
+                                              off ? " " : "", key, (long long) json_integer_value (v));
+            printf ("%-6s  %-16.16s  %-15s  %-12s  %-8lld  %s\n",
+                    json_string_value (json_object_get (p, "region")),
+                    json_string_value (json_object_get (p, "name")),
+                    json_string_value (json_object_get (p, "state")), heard,
+                    (long long) json_integer_value (json_object_get (p, "refused")),
+                    off ? lag : "-");
+        }
+        printf ("connections refused from keys outside the roster: %lld\n", (long long) outsiders);
     }
     json_decref (resp);
     return RC_OK;

@@ -8,7 +8,7 @@ B=${1:?build dir}
 . "$(dirname "$0")/lib.sh"
 VERIFY="python3 $(cd "$(dirname "$0")" && pwd)/verify_export.py"
 
-new_member "$T/sh" 310000 Shanghai 17301
+new_member "$T/sh" 310000 Shanghai "$(free_port)"
 "$RCCTL" roster build "$T/sh.card" > "$T/roster.json"
 cp "$T/roster.json" "$T/sh/roster.json"
 start_node "$T/sh"

@@ -18,8 +18,8 @@ expect_fail 1 "not an empty directory" "init refuses a non-empty dir" -- \
   "$RCCTL" init --dir "$T/full" --region 310000 --name X --pub tcp://127.0.0.1:1 --sync tcp://127.0.0.1:2
 check "and leaves it as it was" test "$(ls "$T/full")" = something
 
-new_member "$T/sh" 310000 Shanghai 17201
-new_member "$T/js" 320000 Jiangsu 17211
+new_member "$T/sh" 310000 Shanghai "$(free_port)"
+new_member "$T/js" 320000 Jiangsu "$(free_port)"
 check "init made a 0700 node dir" test "$(stat -c %a "$T/sh")" = 700
 check "key dir 0700, key files 0600" test "$(stat -c %a "$T/sh/keys") $(stat -c %a "$T/sh/keys/sign.key") $(stat -c %a "$T/sh/keys/curve.key")" = "700 600 600"
 check "card is JSON naming the region" grep -q '"region": "310000"' "$T/sh.card"
@@ -56,8 +56,14 @@ expect_fail 3 "another rcnode" "a second rcnode on the same dir is refused" -- "
 check "control socket is private (0600)" test "$(stat -c %a "$T/sh/control.sock")" = 600
 check "status answers" "$RCCTL" -d "$T/sh" status
 check "status --json has the roster hash" bash -c "'$RCCTL' -d '$T/sh' status --json | grep -q '\"roster_hash\": \"$h1\"'"
-out=$("$RCCTL" -d "$T/sh" alert send --severity severe --text "first" --regions 320000)
+# Jiangsu (320000) is in the roster but never runs: a write waits for a peer until its
+# timeout, then says no peer has it yet; --wait local does not wait.
+# (A node listens to its peers for up to 3 s after its start before it signs: --timeout 4000.)
+out=$("$RCCTL" -d "$T/sh" --timeout 4000 alert send --severity severe --text "first" --regions 320000)
 check "alert send reports the entry and where it is durable" grep -q "seq 1, actual), durable on this member" <<<"$out"
+check "…and that no peer has confirmed it" grep -q "no peer has confirmed it yet" <<<"$out"
+out=$("$RCCTL" -d "$T/sh" alert send --severity minor --text "local" --wait local)
+check "--wait local answers after the local sync" bash -c "grep -q 'durable on this member\$' <<<'$out'"
 expect_fail 1 "severity" "a refused alert names the field" -- "$RCCTL" -d "$T/sh" alert send --severity loud --text x
 expect_fail 2 "--status" "a bad --status is refused before the node is asked" -- \
   "$RCCTL" -d "$T/sh" alert send --severity minor --text x --status drill
@@ -66,16 +72,16 @@ expect_fail 2 "unknown command" "an unknown command is refused" -- "$RCCTL" -d "
 # Concurrent writers: every one answered, every entry in the log once, chain intact.
 burst=()
 for i in $(seq 40); do
-  "$RCCTL" -d "$T/sh" --timeout 20000 alert send --severity minor --text "burst $i" --status test > "$T/burst.$i" 2>&1 &
+  "$RCCTL" -d "$T/sh" --timeout 20000 alert send --severity minor --text "burst $i" --status test --wait local > "$T/burst.$i" 2>&1 &
   burst+=($!)
 done
 wait_ok=1
 for j in "${burst[@]}"; do wait "$j" || wait_ok=0; done
 check "40 concurrent alert sends all succeeded" test "$wait_ok" = 1
-check "the log holds 41 own entries" bash -c "'$RCCTL' -d '$T/sh' heads | grep -q '\"seq\": 41'"
-check "all 41 were authored" test "$(grep -c "authored alert" "$T/sh.log")" = 41
+check "the log holds 42 own entries" bash -c "'$RCCTL' -d '$T/sh' heads | grep -q '\"seq\": 42'"
+check "all 42 were authored" test "$(grep -c "authored alert" "$T/sh.log")" = 42
 # Entries of one group share one timestamp: how many synced commits the 40 took.
-groups=$("$RCCTL" -d "$T/sh" export --from 2 | sed -n 's/.*"time_ms":\([0-9]*\).*/\1/p' | sort -u | wc -l)
+groups=$("$RCCTL" -d "$T/sh" export --from 3 | sed -n 's/.*"time_ms":\([0-9]*\).*/\1/p' | sort -u | wc -l)
 echo "     (40 concurrent writes were committed in $groups synced groups)"
 
 # Requests that read what an earlier request of the same group changes are checked after it
@@ -83,13 +89,13 @@ echo "     (40 concurrent writes were committed in $groups synced groups)"
 # alert give one cancel and one refusal (never a stored entry that views would ignore); two
 # updates of one alert both land, the second on top of the first (no lost update).
 alert_hash() { sed -n 's/.*"hash": "\([0-9a-f]*\)".*/\1/p'; }
-target=$("$RCCTL" -d "$T/sh" --json alert send --severity minor --text "to cancel" | alert_hash)
-upd=$("$RCCTL" -d "$T/sh" --json alert send --severity minor --text "v1" | alert_hash)
+target=$("$RCCTL" -d "$T/sh" --json alert send --severity minor --text "to cancel" --wait local | alert_hash)
+upd=$("$RCCTL" -d "$T/sh" --json alert send --severity minor --text "v1" --wait local | alert_hash)
 kill -STOP "$PID_sh"
-"$RCCTL" -d "$T/sh" --timeout 20000 alert cancel "$target" > "$T/c1" 2>&1 & c1=$!
-"$RCCTL" -d "$T/sh" --timeout 20000 alert cancel "$target" > "$T/c2" 2>&1 & c2=$!
-"$RCCTL" -d "$T/sh" --timeout 20000 alert update "$upd" --text "v2" > "$T/u1" 2>&1 & u1=$!
-"$RCCTL" -d "$T/sh" --timeout 20000 alert update "$upd" --severity extreme > "$T/u2" 2>&1 & u2=$!
+"$RCCTL" -d "$T/sh" --timeout 20000 alert cancel "$target" --wait local > "$T/c1" 2>&1 & c1=$!
+"$RCCTL" -d "$T/sh" --timeout 20000 alert cancel "$target" --wait local > "$T/c2" 2>&1 & c2=$!
+"$RCCTL" -d "$T/sh" --timeout 20000 alert update "$upd" --text "v2" --wait local > "$T/u1" 2>&1 & u1=$!
+"$RCCTL" -d "$T/sh" --timeout 20000 alert update "$upd" --severity extreme --wait local > "$T/u2" 2>&1 & u2=$!
 sleep 1
 kill -CONT "$PID_sh"
 r1=0; r2=0; q1=0; q2=0
@@ -99,8 +105,8 @@ check "…the other is refused as already cancelled" test "$(cat "$T/c1" "$T/c2"
 check "two updates sent together both succeed" test "$q1$q2" = 00
 check "…and the alert shows both (no lost update)" bash -c "'$RCCTL' -d '$T/sh' alert list | grep '^$upd' | grep extreme | grep -q v2"
 check "…and no invalid entry was signed" bash -c "! '$RCCTL' -d '$T/sh' export | grep -q '\"invalid\"'"
-expect_fail 2 "only \"local\"" "--wait peer is refused while there is no replication" -- \
-  "$RCCTL" -d "$T/sh" alert send --severity minor --text x --wait peer
+expect_fail 2 "must be peer" "a bad --wait is refused" -- \
+  "$RCCTL" -d "$T/sh" alert send --severity minor --text x --wait forever
 expect_fail 2 "not in the future" "--expires in the past is refused" -- \
   "$RCCTL" -d "$T/sh" alert send --severity minor --text x --expires -1h
 expect_fail 2 "only --text" "a cancel refuses flags it would drop" -- \
@@ -119,7 +125,7 @@ kill -CONT "$PID_sh"
 "$RCCTL" -d "$T/sh" backup "$T/bk-old" >/dev/null
 expect_fail 1 "cannot create" "backup refuses an existing destination" -- "$RCCTL" -d "$T/sh" backup "$T/bk-old"
 check "backup has no keys" test ! -e "$T/bk-old/keys"
-"$RCCTL" -d "$T/sh" alert send --severity minor --text "after the backup" >/dev/null
+"$RCCTL" -d "$T/sh" alert send --severity minor --text "after the backup" --wait local >/dev/null
 
 check "SIGTERM stops rcnode cleanly (exit 0)" stop_node "$T/sh"
 check "…and removes its control socket" test ! -e "$T/sh/control.sock"
@@ -133,11 +139,11 @@ rm -rf "$T/sh/data"; cp -a "$T/bk-old/data" "$T/sh/data"
 start_node "$T/sh"
 check "status shows the node blocked" bash -c "'$RCCTL' -d '$T/sh' status --json | grep -q '\"blocked\": true'"
 expect_fail 1 "EBLOCKED" "a blocked node refuses to author" -- \
-  "$RCCTL" -d "$T/sh" alert send --severity minor --text "would reuse seq 42"
+  "$RCCTL" -d "$T/sh" alert send --severity minor --text "would reuse a seq" --wait local
 check "blocked node still answers reads" "$RCCTL" -d "$T/sh" heads
 check "the blocked start is in the log" grep -q "authoring is blocked" "$T/sh.log"
 expect_fail 2 "too deep" "init refuses a dir too deep for the control socket" -- \
   "$RCCTL" init --dir "$T/$(printf 'd%.0s' $(seq 120))" --region 310000 --name X --pub tcp://127.0.0.1:1 --sync tcp://127.0.0.1:2
-check "init takes a dir with a trailing slash" "$RCCTL" init --dir "$T/slash/" --region 330000 --name Zhejiang --pub tcp://127.0.0.1:17221 --sync tcp://127.0.0.1:17222
+check "init takes a dir with a trailing slash" "$RCCTL" init --dir "$T/slash/" --region 330000 --name Zhejiang --pub tcp://127.0.0.1:1 --sync tcp://127.0.0.1:2
 stop_node "$T/sh" || true
 finish

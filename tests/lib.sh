@@ -32,6 +32,22 @@ expect_fail() {
 }
 finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; }
 
+# free_port: a TCP port on 127.0.0.1 nobody listens on now, whose next port is free too (a
+# member binds PORT and PORT+1). Tests that run side by side must not share ports.
+free_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randrange(20000, 60000, 2)
+    try:
+        for q in (p, p + 1):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        continue
+PY
+}
+
 # new_member DIR REGION NAME PORT: init a member (card in DIR.card).
 new_member() {
   "$RCCTL" init --dir "$1" --region "$2" --name "$3" \

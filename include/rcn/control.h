@@ -23,6 +23,7 @@ typedef struct {
     uint8_t id[256];
     size_t id_len;
     json_t *req;
+    uint64_t arrived;               /* mono ms when it was received */
 } rcn_ctl_req_t;
 
 /* Binds the ROUTER at ipc://sock_path in zmq context ctx (any stale socket file is removed:

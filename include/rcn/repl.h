@@ -1,0 +1,96 @@
+/* repl.h — what replication decides, without sockets (DESIGN.md §5).
+ *
+ * The node's event loop feeds it what arrives — heartbeats, live entries, pull replies — and
+ * asks it what to send: which pulls, to whom. It keeps each peer's state (up/down, last heard,
+ * roster match, what it holds of every origin), the pulls in flight (at most one per origin,
+ * at most RCN_REPL_PULLS_MAX overall: back-pressure), and live entries that arrived ahead of a
+ * gap (held, bounded, until the gap is pulled). Keeping it free of sockets is the decision
+ * that lets every rule here be tested with a clock and two stores in one process.
+ *
+ * Peers and origins are both indexed by their position in the roster. Times are monotonic ms. */
+#ifndef RCN_REPL_H
+#define RCN_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcn/err.h"
+#include "rcn/ingest.h"
+#include "rcn/roster.h"
+#include "rcn/store.h"
+#include "rcn/wire.h"
+
+#define RCN_REPL_DOWN_MS 3500            /* a peer silent this long is down (3.5 heartbeats) */
+#define RCN_REPL_PULL_TIMEOUT_MS 5000    /* a pull unanswered this long is given up */
+#define RCN_REPL_PULLS_MAX 8             /* pulls in flight, all peers together */
+#define RCN_REPL_HELD_MAX 1024           /* live entries held ahead of a gap */
+#define RCN_REPL_HELD_BYTES (8u << 20)
+#define RCN_REPL_STALL_MS 30000          /* a pull that brought nothing: not from there again */
+
+typedef struct rcn_repl rcn_repl_t;
+
+typedef struct {
+    size_t peer;                         /* roster index to send to */
+    uint8_t origin[RCN_KEY_SIZE];
+    uint64_t from_seq;
+    uint64_t request_id;
+} rcn_pull_plan_t;
+
+typedef struct {
+    bool up;
+    bool heard;                          /* ever */
+    bool roster_mismatch;                /* its heartbeat carried another roster hash */
+    uint64_t last_heard;                 /* mono ms */
+    uint64_t heartbeats, live_entries, pulls_sent, pulls_answered, pulls_timed_out;
+    uint64_t entries_pulled;
+    uint64_t pulls_fruitless;            /* answered, but nothing of it could be stored */
+} rcn_peer_info_t;
+
+typedef struct {
+    uint64_t held, held_dropped, live_dup, live_stored, live_refused, chunk_stored, chunk_refused;
+    rcn_ingest_stats_t ingest;
+} rcn_repl_stats_t;
+
+/* self: this member's roster index. Borrowed: store and roster outlive the repl. */
+int rcn_repl_new (rcn_store_t *store, const rcn_roster_t *roster, size_t self, rcn_repl_t **out) RCN_MUST;
+void rcn_repl_destroy (rcn_repl_t **self_p);
+
+/* A heartbeat from roster member `peer` (who it came from is what the transport says, not
+ * what the message claims: a mismatch is refused and counted). */
+void rcn_repl_on_heartbeat (rcn_repl_t *r, size_t peer, const rcn_heartbeat_t *hb, uint64_t now);
+
+/* Whether peer's heartbeats carry another roster hash than ours (the node checks; a peer in
+ * mismatch is neither pulled from nor counted as holding anything). */
+void rcn_repl_roster_mismatch (rcn_repl_t *r, size_t peer, bool mismatch);
+
+/* A live entry (Entry envelope) published by `peer`. Ingested at once when it is the next of
+ * its origin; held when a gap lies before it (and the gap will be pulled from that peer).
+ * Refused (counted) from a peer not heard yet or holding another roster. */
+void rcn_repl_on_live (rcn_repl_t *r, size_t peer, const uint8_t *wire, size_t len, uint64_t now);
+
+/* A pull reply from `peer`; unknown or stale request ids are ignored (counted). */
+void rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep, uint64_t now);
+
+/* Marks peers down after silence and gives up stale pulls. Call about every 100 ms. */
+void rcn_repl_tick (rcn_repl_t *r, uint64_t now);
+
+/* Up to max pulls to send now (each is then in flight until answered or timed out). */
+size_t rcn_repl_plan_pulls (rcn_repl_t *r, uint64_t now, rcn_pull_plan_t *out, size_t max);
+
+/* Whether some up peer's heartbeat shows it holds origin's seq (what "acknowledged" means);
+ * *which gets that peer's roster index. */
+bool rcn_repl_peer_holds (const rcn_repl_t *r, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq,
+                          size_t *which);
+
+/* Highest seq of origin any heard peer (up or not) has announced; and whether every other
+ * member has been heard since start (for the rejoin verdict: "nowhere"). */
+uint64_t rcn_repl_best_known (const rcn_repl_t *r, const uint8_t origin[RCN_KEY_SIZE]);
+bool rcn_repl_heard_all (const rcn_repl_t *r);
+
+const rcn_peer_info_t *rcn_repl_peer (const rcn_repl_t *r, size_t peer);
+/* What peer announced of origin (0 when never heard). */
+uint64_t rcn_repl_peer_head (const rcn_repl_t *r, size_t peer, const uint8_t origin[RCN_KEY_SIZE]);
+void rcn_repl_stats (const rcn_repl_t *r, rcn_repl_stats_t *out);
+
+#endif

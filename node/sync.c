@@ -1,0 +1,530 @@
+/* sync.c — a member's replication sockets (see sync.h).
+ *
+ * The one decision: who a message is from is decided by the connection it came on, never by
+ * what it says. A SUB or DEALER socket is connected to exactly one peer, authenticated by
+ * that peer's CURVE key; the ROUTER learns each client's key from ZAP (User-Id). A heartbeat
+ * that names another member than its connection's is refused; entries need no such care,
+ * since each carries its origin's signature and anyone may relay them. */
+#include "rcn/sync.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcn/clock.h"
+#include "rcn/codec.h"
+#include "rcn/log.h"
+#include "rcn/repl.h"
+#include "rcn/transport.h"
+#include "rcn/wire.h"
+
+#define HEARTBEAT_MS 1000
+#define MISMATCH_LOG_MS 60000
+
+typedef struct {
+    void *sub;                       /* to the peer's PUB */
+    void *dealer;                    /* to the peer's ROUTER (sync) */
+    void *mon_sub, *mon_dealer;
+    rcn_transport_counts_t counts_sub, counts_dealer;
+    uint64_t refused_seen;           /* handshake failures already acted on */
+    uint64_t reconnect_at;           /* mono ms; 0: none planned */
+    uint64_t reconnects;
+    uint64_t malformed;              /* frames from it we could not use */
+    uint64_t mismatch_logged;        /* mono ms of the last roster-mismatch warning */
+} link_t;
+
+/* After a refused handshake libzmq 4.3 gives the endpoint up for good: we try again this
+ * much later (the peer may have fixed its roster meanwhile). */
+#define RECONNECT_MS 5000
+
+struct rcn_sync {
+    const rcn_roster_t *roster;
+    const rcn_keys_t *keys;
+    rcn_store_t *store;
+    size_t self, n;
+    rcn_zap_t *zap;
+    void *pub, *router;
+    void *mon_pub, *mon_router;
+    rcn_transport_counts_t counts_pub, counts_router;
+    link_t links[RCN_MAX_MEMBERS];
+    rcn_repl_t *repl;
+    uint64_t next_heartbeat;
+    uint64_t served, serve_refused, router_malformed, published, publish_dropped;
+    /* poll bookkeeping: which socket each returned item is */
+    void *polled[2 + 2 * RCN_MAX_MEMBERS];
+};
+
+static const char *
+region_of (const rcn_sync_t *s, size_t i, char buf[16])
+{
+    snprintf (buf, 16, "%06u", rcn_roster_member (s->roster, i)->region);
+    return buf;
+}
+
+int
+rcn_sync_open (void *zctx, const rcn_roster_t *roster, const rcn_keys_t *keys, rcn_store_t *store,
+               rcn_sync_t **out, char *why, size_t whylen)
+{
+    rcn_sync_t *s = calloc (1, sizeof *s);
+    if (!s)
+        return RCN_ENOMEM;
+    s->roster = roster;
+    s->keys = keys;
+    s->store = store;
+    s->n = rcn_roster_count (roster);
+    const rcn_member_t *me = rcn_roster_by_origin (roster, rcn_keys_sign_public (keys));
+    assert (me);
+    for (size_t i = 0; i < s->n; i++)
+        if (rcn_roster_member (roster, i) == me)
+            s->self = i;
+    int rc = rcn_repl_new (store, roster, s->self, &s->repl);
+    if (rc != RCN_OK)
+        goto fail;
+    /* ZAP first: a CURVE server bound before its ZAP handler runs admits any key. */
+    uint8_t allow[RCN_MAX_MEMBERS][32];
+    size_t na = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (i != s->self)
+            memcpy (allow[na++], rcn_roster_member (roster, i)->curve_key, 32);
+    if ((rc = rcn_zap_start (zctx, (const uint8_t (*)[32]) allow, na, &s->zap, why, whylen)) != RCN_OK)
+        goto fail;
+    rcn_transport_opts_t o;
+    rcn_transport_opts_default (&o);
+    o.max_msg = RCN_PULL_REPLY_MAX + 1024;
+    if ((rc = rcn_transport_bind (zctx, ZMQ_PUB, me->pub, rcn_keys_curve_secret (keys), &o,
+                                  &s->pub, why, whylen)) != RCN_OK
+        || (rc = rcn_transport_bind (zctx, ZMQ_ROUTER, me->sync, rcn_keys_curve_secret (keys), &o,
+                                     &s->router, why, whylen)) != RCN_OK
+        || (rc = rcn_transport_monitor (zctx, s->pub, "pub", &s->mon_pub)) != RCN_OK
+        || (rc = rcn_transport_monitor (zctx, s->router, "sync", &s->mon_router)) != RCN_OK)
+        goto fail;
+    for (size_t i = 0; i < s->n; i++) {
+        if (i == s->self)
+            continue;
+        const rcn_member_t *m = rcn_roster_member (roster, i);
+        if ((rc = rcn_transport_connect (zctx, ZMQ_SUB, m->pub, m->curve_key,
+                                         rcn_keys_curve_public (keys), rcn_keys_curve_secret (keys),
+                                         &o, &s->links[i].sub, why, whylen)) != RCN_OK
+            || (rc = rcn_transport_connect (zctx, ZMQ_DEALER, m->sync, m->curve_key,
+                                            rcn_keys_curve_public (keys),
+                                            rcn_keys_curve_secret (keys), &o,
+                                            &s->links[i].dealer, why, whylen)) != RCN_OK)
+            goto fail;
+        char label[32];
+        snprintf (label, sizeof label, "sub %06u", m->region);
+        if ((rc = rcn_transport_monitor (zctx, s->links[i].sub, label, &s->links[i].mon_sub)) != RCN_OK)
+            goto fail;
+        snprintf (label, sizeof label, "dealer %06u", m->region);
+        if ((rc = rcn_transport_monitor (zctx, s->links[i].dealer, label,
+                                         &s->links[i].mon_dealer)) != RCN_OK)
+            goto fail;
+    }
+    rcn_info ("sync: pub %s and sync %s bound behind the roster's %zu CURVE keys; %zu peers",
+              me->pub, me->sync, na, s->n - 1);
+    *out = s;
+    return RCN_OK;
+fail:
+    rcn_sync_destroy (&s);
+    return rc;
+}
+
+static void
+close_sock (void **sock)
+{
+    if (*sock) {
+        zmq_close (*sock);
+        *sock = NULL;
+    }
+}
+
+void
+rcn_sync_destroy (rcn_sync_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    rcn_sync_t *s = *self_p;
+    for (size_t i = 0; i < s->n; i++) {
+        close_sock (&s->links[i].mon_sub);
+        close_sock (&s->links[i].mon_dealer);
+        close_sock (&s->links[i].sub);
+        close_sock (&s->links[i].dealer);
+    }
+    close_sock (&s->mon_pub);
+    close_sock (&s->mon_router);
+    close_sock (&s->pub);
+    close_sock (&s->router);
+    rcn_zap_destroy (&s->zap);
+    rcn_repl_destroy (&s->repl);
+    free (s);
+    *self_p = NULL;
+}
+
+size_t
+rcn_sync_poll_items (rcn_sync_t *s, zmq_pollitem_t *items, size_t max)
+{
+    size_t k = 0;
+    if (k < max) {
+        s->polled[k] = s->router;
+        items[k++] = (zmq_pollitem_t) { s->router, 0, ZMQ_POLLIN, 0 };
+    }
+    for (size_t i = 0; i < s->n && k + 2 <= max; i++) {
+        if (i == s->self)
+            continue;
+        s->polled[k] = s->links[i].sub;
+        items[k++] = (zmq_pollitem_t) { s->links[i].sub, 0, ZMQ_POLLIN, 0 };
+        s->polled[k] = s->links[i].dealer;
+        items[k++] = (zmq_pollitem_t) { s->links[i].dealer, 0, ZMQ_POLLIN, 0 };
+    }
+    return k;
+}
+
+/* Receives one message of up to `max` frames without waiting; returns the frame count
+ * (0: nothing, -1: more frames than max, all drained). */
+static int
+recv_frames (void *sock, zmq_msg_t *frames, int max)
+{
+    int n = 0;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init (&m);
+        if (zmq_msg_recv (&m, sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close (&m);
+            return n;
+        }
+        bool more = zmq_msg_more (&m);
+        if (n < max)
+            frames[n] = m;
+        else
+            zmq_msg_close (&m);
+        n++;
+        if (!more)
+            break;
+    }
+    if (n > max) {
+        for (int i = 0; i < max; i++)
+            zmq_msg_close (&frames[i]);
+        return -1;
+    }
+    return n;
+}
+
+static void
+close_frames (zmq_msg_t *frames, int n)
+{
+    for (int i = 0; i < n; i++)
+        zmq_msg_close (&frames[i]);
+}
+
+static void
+on_sub (rcn_sync_t *s, size_t peer, uint64_t now)
+{
+    link_t *l = &s->links[peer];
+    for (int budget = 0; budget < 256; budget++) {
+        zmq_msg_t f[2];
+        int nf = recv_frames (l->sub, f, 2);
+        if (nf == 0)
+            return;
+        if (nf != 2 || zmq_msg_size (&f[0]) != 1) {
+            l->malformed++;
+            if (nf > 0)
+                close_frames (f, nf);
+            continue;
+        }
+        const uint8_t *data = zmq_msg_data (&f[1]);
+        size_t len = zmq_msg_size (&f[1]);
+        char topic = *(const char *) zmq_msg_data (&f[0]);
+        if (topic == 'E')
+            rcn_repl_on_live (s->repl, peer, data, len, now);
+        else if (topic == 'H') {
+            rcn_heartbeat_t *hb = malloc (sizeof *hb);
+            char why[256];
+            if (hb && rcn_heartbeat_decode (data, len, hb, why, sizeof why) == RCN_OK) {
+                bool mismatch = memcmp (hb->roster_hash, rcn_roster_hash (s->roster), 32) != 0;
+                rcn_repl_roster_mismatch (s->repl, peer, mismatch);
+                if (mismatch) {
+                    char r[16];
+                    if (!l->mismatch_logged || now - l->mismatch_logged > MISMATCH_LOG_MS) {
+                        rcn_error ("sync: roster mismatch: peer %s runs ANOTHER ROSTER (hash differs): not synced "
+                                   "with until both hold the same roster file", region_of (s, peer, r));
+                        l->mismatch_logged = now;
+                    }
+                }
+                else
+                    rcn_repl_on_heartbeat (s->repl, peer, hb, now);
+            }
+            else
+                l->malformed++;
+            free (hb);
+        }
+        else
+            l->malformed++;
+        close_frames (f, nf);
+    }
+}
+
+static void
+on_dealer (rcn_sync_t *s, size_t peer, uint64_t now)
+{
+    link_t *l = &s->links[peer];
+    for (int budget = 0; budget < 64; budget++) {
+        zmq_msg_t f[1];
+        int nf = recv_frames (l->dealer, f, 1);
+        if (nf == 0)
+            return;
+        if (nf != 1) {
+            l->malformed++;
+            continue;
+        }
+        rcn_pull_reply_t *rep = NULL;
+        char why[256];
+        if (rcn_pull_reply_decode (zmq_msg_data (&f[0]), zmq_msg_size (&f[0]), &rep, why,
+                                   sizeof why) == RCN_OK) {
+            rcn_repl_on_pull_reply (s->repl, peer, rep, now);
+            rcn_pull_reply_destroy (&rep);
+        }
+        else
+            l->malformed++;
+        close_frames (f, nf);
+    }
+}
+
+static void
+on_router (rcn_sync_t *s)
+{
+    for (int budget = 0; budget < 64; budget++) {
+        zmq_msg_t f[2];
+        int nf = recv_frames (s->router, f, 2);
+        if (nf == 0)
+            return;
+        if (nf != 2) {
+            s->router_malformed++;
+            if (nf > 0)
+                close_frames (f, nf);
+            continue;
+        }
+        char why[256];
+        uint8_t *out = NULL;
+        size_t len = 0;
+        int rc = rcn_pull_answer (s->store, rcn_roster_hash (s->roster), zmq_msg_data (&f[1]),
+                                  zmq_msg_size (&f[1]), &out, &len, why, sizeof why);
+        if (rc == RCN_OK && out) {
+            /* Answer to the identity it came from; a vanished client is nobody's problem. */
+            if (zmq_send (s->router, zmq_msg_data (&f[0]), zmq_msg_size (&f[0]),
+                          ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
+                && zmq_send (s->router, out, len, ZMQ_DONTWAIT) >= 0)
+                s->served++;
+            if (why[0])
+                s->serve_refused++;
+        }
+        else
+            s->router_malformed++;
+        free (out);
+        close_frames (f, nf);
+    }
+}
+
+void
+rcn_sync_handle (rcn_sync_t *s, const zmq_pollitem_t *items, size_t n, uint64_t now)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (!(items[k].revents & ZMQ_POLLIN))
+            continue;
+        void *sock = s->polled[k];
+        if (sock == s->router) {
+            on_router (s);
+            continue;
+        }
+        for (size_t i = 0; i < s->n; i++) {
+            if (i == s->self)
+                continue;
+            if (sock == s->links[i].sub)
+                on_sub (s, i, now);
+            else if (sock == s->links[i].dealer)
+                on_dealer (s, i, now);
+        }
+    }
+}
+
+static void
+send_heartbeat (rcn_sync_t *s, uint64_t now)
+{
+    uint8_t *hb = NULL;
+    size_t len = 0;
+    if (rcn_heartbeat_build (s->store, rcn_roster_hash (s->roster), rcn_keys_sign_public (s->keys),
+                             rcn_now_ms (), &hb, &len) != RCN_OK)
+        return;
+    if (zmq_send (s->pub, "H", 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send (s->pub, hb, len, ZMQ_DONTWAIT);
+    free (hb);
+    s->next_heartbeat = now + HEARTBEAT_MS;
+}
+
+static uint64_t
+link_refused (const link_t *l)
+{
+    return l->counts_sub.handshake_failed_auth + l->counts_sub.handshake_failed_other
+         + l->counts_dealer.handshake_failed_auth + l->counts_dealer.handshake_failed_other;
+}
+
+/* Counts the link's handshake failures and, after one, reconnects it later. */
+static void
+watch_link (rcn_sync_t *s, size_t i, uint64_t now)
+{
+    link_t *l = &s->links[i];
+    rcn_transport_monitor_drain (l->mon_sub, &l->counts_sub);
+    rcn_transport_monitor_drain (l->mon_dealer, &l->counts_dealer);
+    uint64_t refused = link_refused (l);
+    if (refused > l->refused_seen && !l->reconnect_at) {
+        char r[16];
+        rcn_warn ("sync: peer %s refused our handshake (is this member in its roster, with these "
+                  "keys?); trying again in %d s", region_of (s, i, r), RECONNECT_MS / 1000);
+        l->reconnect_at = now + RECONNECT_MS;
+    }
+    l->refused_seen = refused;
+    if (l->reconnect_at && now >= l->reconnect_at) {
+        const rcn_member_t *m = rcn_roster_member (s->roster, i);
+        zmq_disconnect (l->sub, m->pub);
+        zmq_disconnect (l->dealer, m->sync);
+        if (zmq_connect (l->sub, m->pub) != 0 || zmq_connect (l->dealer, m->sync) != 0)
+            rcn_warn ("sync: reconnecting to %06u failed: %s", m->region, zmq_strerror (errno));
+        l->reconnect_at = 0;
+        l->reconnects++;
+    }
+}
+
+void
+rcn_sync_tick (rcn_sync_t *s, uint64_t now)
+{
+    if (now >= s->next_heartbeat)
+        send_heartbeat (s, now);
+    rcn_repl_tick (s->repl, now);
+    rcn_pull_plan_t plan[RCN_REPL_PULLS_MAX];
+    size_t np = rcn_repl_plan_pulls (s->repl, now, plan, RCN_REPL_PULLS_MAX);
+    for (size_t i = 0; i < np; i++) {
+        rcn_pull_request_t req = { .request_id = plan[i].request_id, .from_seq = plan[i].from_seq,
+                                   .max_bytes = RCN_PULL_MAX_BYTES };
+        memcpy (req.origin, plan[i].origin, 32);
+        memcpy (req.roster_hash, rcn_roster_hash (s->roster), 32);
+        uint8_t *out = NULL;
+        size_t len = 0;
+        if (rcn_pull_request_encode (&req, &out, &len) == RCN_OK) {
+            zmq_send (s->links[plan[i].peer].dealer, out, len, ZMQ_DONTWAIT);
+            free (out);
+        }
+    }
+    rcn_transport_monitor_drain (s->mon_pub, &s->counts_pub);
+    rcn_transport_monitor_drain (s->mon_router, &s->counts_router);
+    for (size_t i = 0; i < s->n; i++)
+        if (i != s->self)
+            watch_link (s, i, now);
+}
+
+void
+rcn_sync_publish (rcn_sync_t *s, const rcn_entry_t *e)
+{
+    uint8_t *w = NULL;
+    size_t len = 0;
+    if (rcn_entry_encode (e, &w, &len) != RCN_OK)
+        return;
+    /* PUB drops when a subscriber lags (HWM): expected; anti-entropy repairs it. */
+    if (zmq_send (s->pub, "E", 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
+        && zmq_send (s->pub, w, len, ZMQ_DONTWAIT) >= 0)
+        s->published++;
+    else
+        s->publish_dropped++;
+    free (w);
+}
+
+bool
+rcn_sync_peer_holds (const rcn_sync_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq,
+                     uint32_t *region)
+{
+    size_t which;
+    if (!rcn_repl_peer_holds (s->repl, origin, seq, &which))
+        return false;
+    if (region)
+        *region = rcn_roster_member (s->roster, which)->region;
+    return true;
+}
+
+uint64_t
+rcn_sync_best_known (const rcn_sync_t *s, const uint8_t origin[RCN_KEY_SIZE])
+{
+    return rcn_repl_best_known (s->repl, origin);
+}
+
+bool
+rcn_sync_heard_all (const rcn_sync_t *s)
+{
+    return rcn_repl_heard_all (s->repl);
+}
+
+json_t *
+rcn_sync_peers_json (const rcn_sync_t *s, uint64_t now)
+{
+    json_t *arr = json_array ();
+    for (size_t i = 0; i < s->n; i++) {
+        if (i == s->self)
+            continue;
+        const rcn_member_t *m = rcn_roster_member (s->roster, i);
+        const rcn_peer_info_t *pi = rcn_repl_peer (s->repl, i);
+        char r[16];
+        const char *state = pi->roster_mismatch ? "roster_mismatch" : pi->up ? "up"
+                          : pi->heard ? "down" : "never_heard";
+        json_t *o = json_object ();
+        json_object_set_new (o, "region", json_string (region_of (s, i, r)));
+        json_object_set_new (o, "name", json_string (m->name));
+        json_object_set_new (o, "state", json_string (state));
+        if (pi->heard)
+            json_object_set_new (o, "last_heard_ms", json_integer ((json_int_t) (now - pi->last_heard)));
+        /* How far the peer is behind what we hold, per origin (what it would pull from us). */
+        json_t *lag = json_object ();
+        for (size_t o2 = 0; o2 < s->n; o2++) {
+            const uint8_t *origin = rcn_roster_member (s->roster, o2)->sign_key;
+            uint64_t ours = 0;
+            if (rcn_store_head (s->store, origin, &ours, NULL) != RCN_OK)
+                continue;
+            uint64_t theirs = rcn_repl_peer_head (s->repl, i, origin);
+            json_object_set_new (lag, region_of (s, o2, r),
+                                 json_integer (ours > theirs ? (json_int_t) (ours - theirs) : 0));
+        }
+        json_object_set_new (o, "lag", lag);
+        json_object_set_new (o, "heartbeats", json_integer ((json_int_t) pi->heartbeats));
+        json_object_set_new (o, "pulls_sent", json_integer ((json_int_t) pi->pulls_sent));
+        json_object_set_new (o, "pulls_timed_out", json_integer ((json_int_t) pi->pulls_timed_out));
+        json_object_set_new (o, "entries_pulled", json_integer ((json_int_t) pi->entries_pulled));
+        json_object_set_new (o, "malformed", json_integer ((json_int_t) s->links[i].malformed));
+        /* Handshakes on our connections to it that failed: it refused us (not in its
+         * roster?) or answered with another key. Outsiders refused by OUR ZAP have no roster
+         * entry to count against: they are in status (sync.zap_refused). */
+        json_object_set_new (o, "refused", json_integer ((json_int_t) link_refused (&s->links[i])));
+        json_object_set_new (o, "reconnects", json_integer ((json_int_t) s->links[i].reconnects));
+        json_array_append_new (arr, o);
+    }
+    return arr;
+}
+
+json_t *
+rcn_sync_stats_json (const rcn_sync_t *s)
+{
+    uint64_t admitted = 0, refused = 0;
+    rcn_zap_counts (s->zap, &admitted, &refused);
+    rcn_repl_stats_t st;
+    rcn_repl_stats (s->repl, &st);
+    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                      "zap_admitted", (json_int_t) admitted, "zap_refused", (json_int_t) refused,
+                      "handshakes_refused", (json_int_t) (s->counts_pub.handshake_failed_auth
+                                                          + s->counts_router.handshake_failed_auth),
+                      "published", (json_int_t) s->published,
+                      "publish_dropped", (json_int_t) s->publish_dropped,
+                      "pulls_served", (json_int_t) s->served,
+                      "pulls_refused", (json_int_t) s->serve_refused,
+                      "sync_malformed", (json_int_t) s->router_malformed,
+                      "live_stored", (json_int_t) st.live_stored,
+                      "held", (json_int_t) st.held,
+                      "held_dropped", (json_int_t) st.held_dropped,
+                      "pulled_stored", (json_int_t) st.chunk_stored,
+                      "duplicates", (json_int_t) st.ingest.duplicates);
+}
