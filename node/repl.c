@@ -43,6 +43,13 @@ typedef struct {
     bool want;
 } held_list_t;
 
+/* A seq at which a peer's chain seems to differ from ours: pulled once, to get the evidence. */
+typedef struct {
+    bool active;
+    size_t peer;
+    uint64_t seq;
+} probe_t;
+
 struct rcn_repl {
     rcn_store_t *store;
     const rcn_roster_t *roster;
@@ -50,6 +57,7 @@ struct rcn_repl {
     peer_t peers[RCN_MAX_MEMBERS];
     inflight_t pulls[RCN_MAX_MEMBERS];    /* by origin */
     held_list_t held[RCN_MAX_MEMBERS];    /* by origin */
+    probe_t probes[RCN_MAX_MEMBERS];      /* by origin */
     size_t held_total;
     size_t held_bytes;
     uint64_t next_id;
@@ -121,6 +129,32 @@ forked (rcn_repl_t *r, size_t o)
     return rcn_store_forked (r->store, origin_key (r, o), &fork_seq) == RCN_OK && fork_seq > 0;
 }
 
+static bool forked (rcn_repl_t *r, size_t o);
+
+/* The peer announces, for a seq we hold, another hash than ours: two validly signed chains
+ * of one origin exist somewhere. Pull that seq from it once; the store keeps the other entry
+ * as evidence and marks the origin forked (invariant 7). */
+static void
+check_divergence (rcn_repl_t *r, size_t peer, size_t o)
+{
+    const peer_head_t *h = &r->peers[peer].heads[o];
+    if (h->seq == 0 || r->probes[o].active || forked (r, o))
+        return;
+    uint64_t ours = our_head (r, o);
+    if (ours == UINT64_MAX || h->seq > ours)
+        return;
+    rcn_entry_t *e = NULL;
+    if (rcn_store_get (r->store, origin_key (r, o), h->seq, &e) != RCN_OK)
+        return;
+    if (memcmp (rcn_entry_hash (e), h->hash, RCN_HASH_SIZE) != 0) {
+        r->probes[o] = (probe_t) { true, peer, h->seq };
+        rcn_warn ("repl: peer %06u holds another entry than ours at seq %llu of %06u: fetching "
+                  "it as fork evidence", rcn_roster_member (r->roster, peer)->region,
+                  (unsigned long long) h->seq, rcn_roster_member (r->roster, o)->region);
+    }
+    rcn_entry_destroy (&e);
+}
+
 void
 rcn_repl_on_heartbeat (rcn_repl_t *r, size_t peer, const rcn_heartbeat_t *hb, uint64_t now)
 {
@@ -144,6 +178,7 @@ rcn_repl_on_heartbeat (rcn_repl_t *r, size_t peer, const rcn_heartbeat_t *hb, ui
         p->heads[o].seq = hb->heads[i].seq;
         memcpy (p->heads[o].hash, hb->heads[i].hash, RCN_HASH_SIZE);
         p->heads[o].fork_seq = hb->heads[i].fork_seq;
+        check_divergence (r, peer, o);
     }
 }
 
@@ -310,6 +345,12 @@ rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep,
                                 + r->stats.ingest.bad_sig - before.bad_sig;
         if (stored == 0)
             stall (r, peer, o, now);    /* a diverged chain or a tampering relay: not again soon */
+        /* Its chain does not continue ours: the entries differ at or below our head. Fetch
+         * its entry at our head's seq to see (a fork is evidence worth one more pull). */
+        uint64_t head = our_head (r, o);
+        if (stored == 0 && res[0] == RCN_ECHAIN && head != UINT64_MAX && head > 0
+            && !r->probes[o].active)
+            r->probes[o] = (probe_t) { true, peer, head };
     }
     free (res);
     held_drain (r, o);
@@ -365,6 +406,19 @@ rcn_repl_plan_pulls (rcn_repl_t *r, uint64_t now, rcn_pull_plan_t *out, size_t m
         size_t o = (r->rr + k) % r->n;
         if (r->pulls[o].active || forked (r, o))
             continue;                     /* forks are evidence, not something to fetch forever */
+        probe_t *pr = &r->probes[o];
+        if (pr->active && r->peers[pr->peer].info.up) {
+            pr->active = false;
+            inflight_t *f = &r->pulls[o];
+            *f = (inflight_t) { true, pr->peer, pr->seq, r->next_id++, now };
+            r->peers[pr->peer].info.pulls_sent++;
+            out[planned] = (rcn_pull_plan_t) { .peer = pr->peer, .from_seq = pr->seq,
+                                               .request_id = f->request_id };
+            memcpy (out[planned].origin, origin_key (r, o), RCN_KEY_SIZE);
+            planned++;
+            inflight++;
+            continue;
+        }
         uint64_t head = our_head (r, o);
         if (head == UINT64_MAX)
             continue;

@@ -311,6 +311,48 @@ test_fruitless_pulls_back_off (void)
     rcn_repl_roster_mismatch (s_m[2].repl, ridx (0), false);
 }
 
+/* Invariant 7 over the network: member 0 signs two different entries at one seq; member 1
+ * holds one, member 2 the other. Member 2 learns from 1's heartbeat that their hashes
+ * differ, fetches 1's entry once, keeps it as evidence, marks 0 forked, and stops pulling 0. */
+static void
+test_fork_discovered_from_heartbeat (void)
+{
+    uint64_t now = 900000;
+    heartbeat (0, 2, now);
+    while (pull_round (2, now, true) > 0 && head (2, 0) < head (0, 0))
+        ;
+    heartbeat (0, 1, now);
+    while (pull_round (1, now, true) > 0 && head (1, 0) < head (0, 0))
+        ;
+    REQUIRE (head (1, 0) == head (0, 0) && head (2, 0) == head (0, 0));
+    uint64_t seq = s_m[0].seq + 1;
+    uint8_t body_a[8] = "AAAAAAA", body_b[8] = "BBBBBBB";
+    rcn_entry_t *a = NULL, *b = NULL;
+    REQUIRE (rcn_entry_sign (s_m[0].sk, seq, s_m[0].head, 1795311000000ULL + seq, 99, 2, body_a, 8, &a) == RCN_OK);
+    REQUIRE (rcn_entry_sign (s_m[0].sk, seq, s_m[0].head, 1795311000000ULL + seq, 99, 2, body_b, 8, &b) == RCN_OK);
+    int res;
+    REQUIRE (rcn_store_append (s_m[2].store, &a, 1, &res) == RCN_OK && res == RCN_OK);
+    REQUIRE (rcn_store_append (s_m[1].store, &b, 1, &res) == RCN_OK && res == RCN_OK);
+    uint64_t fork_seq = 0;
+    CHECK_EQ (rcn_store_forked (s_m[2].store, s_m[0].pk, &fork_seq), RCN_OK);
+    CHECK_EQ (fork_seq, 0);
+    heartbeat (1, 2, now + 100);                 /* same seq, another hash */
+    CHECK (pull_round (2, now + 101, true) >= 1);
+    CHECK_EQ (rcn_store_forked (s_m[2].store, s_m[0].pk, &fork_seq), RCN_OK);
+    CHECK_EQ (fork_seq, seq);                    /* both kept: one in the log, one as evidence */
+    bool held = false;
+    CHECK_EQ (rcn_store_holds (s_m[2].store, b, &held), RCN_OK);
+    CHECK (held);
+    /* Not fetched forever: nothing more of origin 0 is planned, whatever peers announce. */
+    heartbeat (1, 2, now + 200);
+    rcn_pull_plan_t plan[RCN_REPL_PULLS_MAX];
+    size_t np = rcn_repl_plan_pulls (s_m[2].repl, now + 201, plan, RCN_REPL_PULLS_MAX);
+    for (size_t i = 0; i < np; i++)
+        CHECK (memcmp (plan[i].origin, s_m[0].pk, 32) != 0);
+    rcn_entry_destroy (&a);
+    rcn_entry_destroy (&b);
+}
+
 int
 main (void)
 {
@@ -320,6 +362,7 @@ main (void)
     RUN (test_held_live_and_bounds);
     RUN (test_down_and_mismatch);
     RUN (test_fruitless_pulls_back_off);
+    RUN (test_fork_discovered_from_heartbeat);
     teardown ();
     return rcn_test_done ();
 }
