@@ -199,7 +199,8 @@ held_drop_upto (rcn_repl_t *r, size_t o, uint64_t head)
         free (h->items[k].wire);
         k++;
     }
-    memmove (h->items, h->items + k, (h->n - k) * sizeof *h->items);
+    if (k > 0 && h->n > k)
+        memmove (h->items, h->items + k, (h->n - k) * sizeof *h->items);
     h->n -= k;
     if (h->n == 0)
         h->want = false;
