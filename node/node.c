@@ -85,6 +85,7 @@ struct rcn_node {
     rcn_sync_t *sync;                /* replication sockets (sync.h) */
     rcn_ctl_req_t early[RCN_NODE_EARLY_MAX];  /* authoring requests held until peers are heard */
     size_t n_early;
+    bool claims_settled;             /* no peer claims own seqs beyond our log (checked once) */
     waiter_t waiters[RCN_NODE_WAITERS_MAX];
     size_t n_waiters;
 };
@@ -416,15 +417,20 @@ add_to_group (rcn_node_t *n, rcn_ctl_req_t *r)
         r->req = NULL;
         return;
     }
-    uint64_t head = 0, best = rcn_sync_best_known (n->sync, rcn_keys_sign_public (n->keys));
-    if (rcn_store_head (n->store, rcn_keys_sign_public (n->keys), &head, NULL) == RCN_OK
-        && best > head) {
+    /* Own seqs beyond our log can exist only if this log was rolled back while the node was
+     * stopped: ask once, after the start, and settle it before the first signature. (In
+     * steady state our own head is authoritative; a peer cannot block us by lying.) */
+    uint64_t head = 0, best = 0;
+    if (!n->claims_settled
+        && rcn_store_head (n->store, rcn_keys_sign_public (n->keys), &head, NULL) == RCN_OK
+        && rcn_sync_own_claim (n->sync, head, rcn_mono_ms (), &best)) {
         rcn_errf (why, sizeof why, "peers hold this member's own entries up to seq %llu but its "
                   "log ends at %llu (restored or rolled back?): it takes them back before it "
                   "signs again", (unsigned long long) best, (unsigned long long) head);
         reply (n, r, rcn_control_error (RCN_EBLOCKED, why));
         return;
     }
+    n->claims_settled = true;
     if (n->n_group > 0 && kind->depends && kind->depends (r->req)) {
         n->deferred = *r;               /* checked once the group before it is committed */
         n->has_deferred = true;

@@ -20,6 +20,10 @@ typedef struct {
     peer_head_t heads[RCN_MAX_MEMBERS];  /* by origin's roster index */
     uint64_t stall_until[RCN_MAX_MEMBERS];   /* mono ms: no pulls of that origin from it */
     uint64_t stall_seq[RCN_MAX_MEMBERS];     /* its head for that origin when it stalled */
+    uint64_t bad_hb_logged;                  /* mono ms of the last warning about it */
+    uint64_t refused_logged;                 /* … and about entries of it we refused */
+    uint64_t doubt_until[RCN_MAX_MEMBERS];   /* its claim of that origin is not believed */
+    uint64_t doubt_seq[RCN_MAX_MEMBERS];
 } peer_t;
 
 typedef struct {
@@ -130,6 +134,8 @@ forked (rcn_repl_t *r, size_t o)
 }
 
 static bool forked (rcn_repl_t *r, size_t o);
+static void stall (rcn_repl_t *r, size_t peer, size_t o, uint64_t now);
+static void doubt (rcn_repl_t *r, size_t peer, size_t o, uint64_t now);
 
 /* The peer announces, for a seq we hold, another hash than ours: two validly signed chains
  * of one origin exist somewhere. Pull that seq from it once; the store keeps the other entry
@@ -161,8 +167,13 @@ rcn_repl_on_heartbeat (rcn_repl_t *r, size_t peer, const rcn_heartbeat_t *hb, ui
     assert (peer < r->n && peer != r->self);
     peer_t *p = &r->peers[peer];
     if (memcmp (hb->member, rcn_roster_member (r->roster, peer)->sign_key, RCN_KEY_SIZE) != 0) {
-        rcn_warn ("repl: a heartbeat on %06u's connection names another member: ignored",
-                  rcn_roster_member (r->roster, peer)->region);
+        r->stats.bad_heartbeats++;
+        if (!p->bad_hb_logged || now - p->bad_hb_logged > 60000) {
+            rcn_warn ("repl: a heartbeat on %06u's connection names another member: ignored "
+                      "(%llu so far)", rcn_roster_member (r->roster, peer)->region,
+                      (unsigned long long) r->stats.bad_heartbeats);
+            p->bad_hb_logged = now;
+        }
         return;
     }
     p->info.last_heard = now;
@@ -288,13 +299,21 @@ rcn_repl_on_live (rcn_repl_t *r, size_t peer, const uint8_t *wire, size_t len, u
         return;
     }
     uint64_t seq = e->h.seq, head = our_head (r, o);
-    rcn_entry_destroy (&e);
-    if (head == UINT64_MAX)
-        return;
-    if (seq > head + 1) {
-        hold (r, peer, o, seq, wire, len);
+    if (head == UINT64_MAX) {
+        rcn_entry_destroy (&e);
         return;
     }
+    if (seq > head + 1) {
+        /* Only what its origin signed may take a place in the bounded buffer: a forger must
+         * not crowd out real entries waiting for their gap. */
+        if (rcn_entry_verify (e) != RCN_OK)
+            r->stats.ingest.bad_sig++;
+        else
+            hold (r, peer, o, seq, wire, len);
+        rcn_entry_destroy (&e);
+        return;
+    }
+    rcn_entry_destroy (&e);
     int res;
     if (rcn_ingest (r->store, &wire, &len, 1, &res, &r->stats.ingest) != RCN_OK)
         return;
@@ -308,9 +327,18 @@ rcn_repl_on_live (rcn_repl_t *r, size_t peer, const uint8_t *wire, size_t len, u
 /* A pull from peer of origin o brought nothing: pull it from there again only after a while,
  * or sooner if the peer announces more. Forks and tampered relays are not fetched forever. */
 static void
+doubt (rcn_repl_t *r, size_t peer, size_t o, uint64_t now)
+{
+    peer_t *p = &r->peers[peer];
+    p->doubt_until[o] = now + RCN_REPL_STALL_MS;
+    p->doubt_seq[o] = p->heads[o].seq;
+}
+
+static void
 stall (rcn_repl_t *r, size_t peer, size_t o, uint64_t now)
 {
     peer_t *p = &r->peers[peer];
+    doubt (r, peer, o, now);
     p->stall_until[o] = now + RCN_REPL_STALL_MS;
     p->stall_seq[o] = p->heads[o].seq;
     p->info.pulls_fruitless++;
@@ -346,6 +374,19 @@ rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep,
                                 + r->stats.ingest.bad_sig - before.bad_sig;
         if (stored == 0)
             stall (r, peer, o, now);    /* a diverged chain or a tampering relay: not again soon */
+        for (size_t i = 0; i < rep->n_entries; i++) {
+            if (res[i] != RCN_ESIG && res[i] != RCN_ECHAIN)
+                continue;
+            if (!p->refused_logged || now - p->refused_logged > 60000) {
+                rcn_warn ("repl: peer %06u sent entries of %06u that were refused (%s, from seq "
+                          "%llu on): a tampered or broken relay; taking them from others",
+                          rcn_roster_member (r->roster, peer)->region,
+                          rcn_roster_member (r->roster, o)->region, rcn_strerror (res[i]),
+                          (unsigned long long) (rep->n_entries ? f->from_seq + i : 0));
+                p->refused_logged = now;
+            }
+            break;
+        }
         /* Its chain does not continue ours: the entries differ at or below our head. Fetch
          * its entry at our head's seq to see (a fork is evidence worth one more pull). */
         uint64_t head = our_head (r, o);
@@ -371,6 +412,7 @@ rcn_repl_tick (rcn_repl_t *r, uint64_t now)
         if (f->active && now - f->sent_at > RCN_REPL_PULL_TIMEOUT_MS) {
             f->active = false;
             r->peers[f->peer].info.pulls_timed_out++;
+            doubt (r, f->peer, i, now);   /* unanswered: its claim is not believed for a while */
         }
     }
 }
@@ -470,6 +512,28 @@ rcn_repl_best_known (const rcn_repl_t *r, const uint8_t origin[RCN_KEY_SIZE])
         if (i != r->self && r->peers[i].info.heard && r->peers[i].heads[o].seq > best)
             best = r->peers[i].heads[o].seq;
     return best;
+}
+
+bool
+rcn_repl_unresolved_claim (const rcn_repl_t *r, const uint8_t origin[RCN_KEY_SIZE], uint64_t head,
+                           uint64_t now, uint64_t *claimed)
+{
+    size_t o;
+    uint64_t best = 0;
+    if (!origin_index (r, origin, &o))
+        return false;
+    for (size_t i = 0; i < r->n; i++) {
+        const peer_t *p = &r->peers[i];
+        if (i == r->self || !p->info.up || p->info.roster_mismatch || p->heads[o].seq <= head)
+            continue;
+        if (p->doubt_until[o] > now && p->heads[o].seq <= p->doubt_seq[o])
+            continue;                     /* asked already: it had nothing to show */
+        if (p->heads[o].seq > best)
+            best = p->heads[o].seq;
+    }
+    if (claimed)
+        *claimed = best;
+    return best > 0;
 }
 
 bool

@@ -23,13 +23,19 @@
 #define HEARTBEAT_MS 1000
 #define MISMATCH_LOG_MS 60000
 
+/* A connection that ended, to be checked for having come back. */
+typedef struct {
+    uint64_t disconnects;            /* monitor's count when last looked at */
+    uint64_t ok_before;              /* handshakes succeeded at that moment */
+    uint64_t check_at;               /* mono ms; 0: nothing to check */
+} recheck_t;
+
 typedef struct {
     void *sub;                       /* to the peer's PUB */
     void *dealer;                    /* to the peer's ROUTER (sync) */
     void *mon_sub, *mon_dealer;
     rcn_transport_counts_t counts_sub, counts_dealer;
-    uint64_t refused_seen;           /* handshake failures already acted on */
-    uint64_t reconnect_at;           /* mono ms; 0: none planned */
+    recheck_t re_sub, re_dealer;
     uint64_t reconnects;
     uint64_t malformed;              /* frames from it we could not use */
     uint64_t mismatch_logged;        /* mono ms of the last roster-mismatch warning */
@@ -368,29 +374,46 @@ link_refused (const link_t *l)
          + l->counts_dealer.handshake_failed_auth + l->counts_dealer.handshake_failed_other;
 }
 
-/* Counts the link's handshake failures and, after one, reconnects it later. */
+/* libzmq 4.3 reconnects by itself after a peer goes away, but never after a protocol error
+ * (a refused handshake, a message over the size cap): such an endpoint is given up for good.
+ * So: a connection that ended and was not followed by a successful handshake within
+ * RECONNECT_MS is dialled again. One bad frame costs a peer a few seconds, not forever. */
+static void
+watch_socket (rcn_sync_t *s, size_t i, void *sock, const char *endpoint, void *mon,
+              rcn_transport_counts_t *c, recheck_t *rc, uint64_t now)
+{
+    rcn_transport_monitor_drain (mon, c);
+    if (c->disconnected > rc->disconnects) {
+        rc->disconnects = c->disconnected;
+        rc->check_at = now + RECONNECT_MS;
+        rc->ok_before = c->handshake_succeeded;
+    }
+    if (!rc->check_at || now < rc->check_at)
+        return;
+    rc->check_at = 0;
+    if (c->handshake_succeeded > rc->ok_before)
+        return;                           /* it came back by itself */
+    char r[16];
+    rcn_info ("sync: connection to %s (%s) ended and did not come back: dialling again",
+              region_of (s, i, r), endpoint);
+    zmq_disconnect (sock, endpoint);
+    if (zmq_connect (sock, endpoint) != 0)
+        rcn_warn ("sync: reconnecting to %s failed: %s", endpoint, zmq_strerror (errno));
+    s->links[i].reconnects++;
+}
+
 static void
 watch_link (rcn_sync_t *s, size_t i, uint64_t now)
 {
     link_t *l = &s->links[i];
-    rcn_transport_monitor_drain (l->mon_sub, &l->counts_sub);
-    rcn_transport_monitor_drain (l->mon_dealer, &l->counts_dealer);
-    uint64_t refused = link_refused (l);
-    if (refused > l->refused_seen && !l->reconnect_at) {
+    const rcn_member_t *m = rcn_roster_member (s->roster, i);
+    uint64_t refused_before = link_refused (l);
+    watch_socket (s, i, l->sub, m->pub, l->mon_sub, &l->counts_sub, &l->re_sub, now);
+    watch_socket (s, i, l->dealer, m->sync, l->mon_dealer, &l->counts_dealer, &l->re_dealer, now);
+    if (link_refused (l) > refused_before) {
         char r[16];
         rcn_warn ("sync: peer %s refused our handshake (is this member in its roster, with these "
                   "keys?); trying again in %d s", region_of (s, i, r), RECONNECT_MS / 1000);
-        l->reconnect_at = now + RECONNECT_MS;
-    }
-    l->refused_seen = refused;
-    if (l->reconnect_at && now >= l->reconnect_at) {
-        const rcn_member_t *m = rcn_roster_member (s->roster, i);
-        zmq_disconnect (l->sub, m->pub);
-        zmq_disconnect (l->dealer, m->sync);
-        if (zmq_connect (l->sub, m->pub) != 0 || zmq_connect (l->dealer, m->sync) != 0)
-            rcn_warn ("sync: reconnecting to %06u failed: %s", m->region, zmq_strerror (errno));
-        l->reconnect_at = 0;
-        l->reconnects++;
     }
 }
 
@@ -456,6 +479,12 @@ rcn_sync_best_known (const rcn_sync_t *s, const uint8_t origin[RCN_KEY_SIZE])
 }
 
 bool
+rcn_sync_own_claim (rcn_sync_t *s, uint64_t head, uint64_t now, uint64_t *claimed)
+{
+    return rcn_repl_unresolved_claim (s->repl, rcn_keys_sign_public (s->keys), head, now, claimed);
+}
+
+bool
 rcn_sync_heard_all (const rcn_sync_t *s)
 {
     return rcn_repl_heard_all (s->repl);
@@ -513,7 +542,7 @@ rcn_sync_stats_json (const rcn_sync_t *s)
     rcn_zap_counts (s->zap, &admitted, &refused);
     rcn_repl_stats_t st;
     rcn_repl_stats (s->repl, &st);
-    return json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    json_t *o = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                       "zap_admitted", (json_int_t) admitted, "zap_refused", (json_int_t) refused,
                       "handshakes_refused", (json_int_t) (s->counts_pub.handshake_failed_auth
                                                           + s->counts_router.handshake_failed_auth),
@@ -527,4 +556,15 @@ rcn_sync_stats_json (const rcn_sync_t *s)
                       "held_dropped", (json_int_t) st.held_dropped,
                       "pulled_stored", (json_int_t) st.chunk_stored,
                       "duplicates", (json_int_t) st.ingest.duplicates);
+    json_object_set_new (o, "bad_signatures", json_integer ((json_int_t) st.ingest.bad_sig));
+    json_object_set_new (o, "malformed_entries", json_integer ((json_int_t) st.ingest.malformed));
+    json_object_set_new (o, "entries_refused", json_integer ((json_int_t) (st.ingest.refused
+                                                                           + st.chunk_refused)));
+    json_object_set_new (o, "live_refused", json_integer ((json_int_t) st.live_refused));
+    json_object_set_new (o, "bad_heartbeats", json_integer ((json_int_t) st.bad_heartbeats));
+    uint64_t over = 0;
+    for (size_t i = 0; i < s->n; i++)
+        over += s->links[i].counts_sub.disconnected + s->links[i].counts_dealer.disconnected;
+    json_object_set_new (o, "link_disconnects", json_integer ((json_int_t) over));
+    return o;
 }

@@ -41,6 +41,13 @@ check "a write with the default --wait is held by a peer" grep -q "held by a pee
 [ -n "$(grep "held by a peer" <<<"$out")" ] || echo "     rcctl said: $out"
 out=$(send 2 "acknowledged, json" --json 2>&1 || true)
 check "…and with --json says \"acknowledged\": \"peer\"" grep -q '"acknowledged": "peer"' <<<"$out"
+# "Held by a peer" is a claim about that peer's log: check it at once, with no waiting.
+by=$(json "d.get('held_by', '')" <<<"$out" 2>/dev/null || true)
+sq=$(json "d.get('seq', 0)" <<<"$out" 2>/dev/null || echo 0)
+holder=0; for j in 1 2 3; do [ "${REGIONS[$j-1]}" = "$by" ] && holder=$j; done
+check "…naming the peer ($by) that holds it" test "$holder" != 0 -a "$holder" != 2
+check "…and that peer's log does hold seq $sq of member 2, already" \
+  eval '[ "$holder" != 0 ] && [ "$(head_of "$holder" 320000)" -ge "$sq" ]'
 check "status counts 2 peers up" test "$(status_of 3 peers_up)" = 2
 check "the acknowledged writes reach every member" converged -t 15 -n 62
 check "no member holds fork evidence" no_forks 1 2 3

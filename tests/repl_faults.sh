@@ -43,8 +43,12 @@ n_self=$(own_head 2)
 out=$(send 2 "after kill -9" --wait local)
 check "…its next write takes the next seq ($((n_self + 1)))" test "$(seq_of <<<"$out")" = $((n_self + 1))
 
-# --- SIGSTOP: a frozen member is seen down, then catches up ----------------------------------
-pause 3
+# --- SIGSTOP: frozen members are seen down, hold nothing new, then catch up --------------------
+pause 2; pause 3
+out=$(SEND_TIMEOUT=2500 send 1 "while both peers are frozen" 2>&1 || true)
+check "with both peers frozen, a default write is not reported held by a peer" \
+  eval 'grep -q "durable on this member" <<<"$out" && ! grep -q "held by a peer" <<<"$out"'
+resume 2
 write_load 1 10 2 frozen
 check "writes go on while member 3 is frozen" wait_load
 check "member 1 sees the frozen member 3 down" wait_state 10 1 3 down

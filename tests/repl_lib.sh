@@ -93,6 +93,22 @@ backup() { "$RCCTL" -d "$(D "$1")" backup "$T/bk.$2" >/dev/null; }
 # restore I NAME: member i's (stopped) data dir replaced by the backup's.
 restore() { rm -rf "$(D "$1")/data" && cp -a "$T/bk.$2/data" "$(D "$1")/data"; }
 
+# alive: every member marked running still runs; for one that died, says so with the end of
+# its log (so that a crashed node fails fast instead of every wait running out).
+alive() {
+  local i pid rc=0
+  for i in $(seq "$N_MEMBERS"); do
+    [ "${RUNNING[$i]:-0}" = 1 ] || continue
+    pid=$(pid_of "$i")
+    if ! kill -0 "$pid" 2>/dev/null || [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then
+      echo "member $i's rcnode (pid $pid) died; the end of its log:" >&2
+      tail -n 5 "$(D "$i").log" >&2
+      RUNNING[$i]=0; rc=1
+    fi
+  done
+  return $rc
+}
+
 # wait_up SECS I…: until each listed member's `peers` shows every other listed member up.
 wait_up() {
   local secs=$1; shift
@@ -107,6 +123,7 @@ wait_up() {
       done
     done
     if [ $ok = 1 ]; then note "members $* saw each other up after $(( $(now_ms) - t0 )) ms"; return 0; fi
+    alive || return 1
     if [ "$(now_ms)" -ge "$deadline" ]; then
       echo "wait_up: member $i does not see member $j up after ${secs} s; its peers:" >&2
       peers_json "$i" >&2
@@ -182,6 +199,7 @@ converged() {
       note "members ${nodes[*]} converged in $LAST_CONVERGED_MS ms, $(wc -l < "$T/conv.${nodes[0]}.export") entries"
       return 0
     fi
+    alive || return 1
     if [ "$(now_ms)" -ge "$deadline" ]; then
       echo "converged: members ${nodes[*]} did not converge in $secs s${total:+ (wanted $total entries)}; heads (region:seq):" >&2
       for i in "${nodes[@]}"; do

@@ -291,7 +291,12 @@ test_fruitless_pulls_back_off (void)
             hb.heads[i].seq = real + 100;
     rcn_repl_on_heartbeat (s_m[2].repl, ridx (1), &hb, now);
     rcn_repl_roster_mismatch (s_m[2].repl, ridx (0), true);     /* only 1 to pull from */
+    /* Until 1 has been asked, its claim stands (2 would not sign 0's seqs, were it 0). */
+    uint64_t claimed = 0;
+    CHECK (rcn_repl_unresolved_claim (s_m[2].repl, s_m[0].pk, real, now, &claimed));
+    CHECK_EQ (claimed, real + 100);
     size_t first = pull_round (2, now, true);
+    CHECK (!rcn_repl_unresolved_claim (s_m[2].repl, s_m[0].pk, real, now + 1, &claimed));
     CHECK (first >= 1);
     uint64_t fruitless = rcn_repl_peer (s_m[2].repl, ridx (1))->pulls_fruitless;
     CHECK (fruitless >= 1);

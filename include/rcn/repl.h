@@ -49,6 +49,7 @@ typedef struct {
 
 typedef struct {
     uint64_t held, held_dropped, live_dup, live_stored, live_refused, chunk_stored, chunk_refused;
+    uint64_t bad_heartbeats;             /* on a peer's link but naming another member */
     rcn_ingest_stats_t ingest;
 } rcn_repl_stats_t;
 
@@ -87,6 +88,12 @@ bool rcn_repl_peer_holds (const rcn_repl_t *r, const uint8_t origin[RCN_KEY_SIZE
  * member has been heard since start (for the rejoin verdict: "nowhere"). */
 uint64_t rcn_repl_best_known (const rcn_repl_t *r, const uint8_t origin[RCN_KEY_SIZE]);
 bool rcn_repl_heard_all (const rcn_repl_t *r);
+
+/* An up, roster-matching peer claims seqs of origin beyond head, and no pull has yet shown the
+ * claim empty (a fruitless or unanswered pull puts it in doubt for RCN_REPL_STALL_MS: a peer
+ * that lies is believed only until it has been asked). *claimed gets the highest such claim. */
+bool rcn_repl_unresolved_claim (const rcn_repl_t *r, const uint8_t origin[RCN_KEY_SIZE],
+                                uint64_t head, uint64_t now, uint64_t *claimed);
 
 const rcn_peer_info_t *rcn_repl_peer (const rcn_repl_t *r, size_t peer);
 /* What peer announced of origin (0 when never heard). */

@@ -49,6 +49,11 @@ bool rcn_sync_peer_holds (const rcn_sync_t *s, const uint8_t origin[RCN_KEY_SIZE
 uint64_t rcn_sync_best_known (const rcn_sync_t *s, const uint8_t origin[RCN_KEY_SIZE]);
 bool rcn_sync_heard_all (const rcn_sync_t *s);
 
+/* Whether an up peer claims own seqs beyond `head` that have not yet been fetched or proven
+ * empty (a fruitless pull settles a claim): signing now could fork our chain. *claimed gets
+ * the highest such claim. */
+bool rcn_sync_own_claim (rcn_sync_t *s, uint64_t head, uint64_t now, uint64_t *claimed);
+
 /* The peers view (rcctl peers) and counters for status. New references. */
 json_t *rcn_sync_peers_json (const rcn_sync_t *s, uint64_t now);
 json_t *rcn_sync_stats_json (const rcn_sync_t *s);
