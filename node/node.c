@@ -597,6 +597,8 @@ commit_group (rcn_node_t *n)
             if (wait_for_peer (n, p, resp))
                 continue;
             json_object_set_new (resp, "acknowledged", json_string ("local"));
+            if (rcn_roster_count (n->roster) < 2)
+                json_object_set_new (resp, "alone", json_true ());   /* no peer to hold it */
         }
         else {
             /* Our own fresh entry refused by our own store: a bug, not bad input. */

@@ -201,7 +201,8 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
                 if (peer)
                     printf (" and held by a peer (%s)\n",
                             json_string_value (json_object_get (resp, "held_by")));
-                else if (wait && strcmp (wait, "local") == 0)
+                else if ((wait && strcmp (wait, "local") == 0)
+                         || json_is_true (json_object_get (resp, "alone")))
                     printf ("\n");
                 else
                     printf ("; no peer has confirmed it yet (it will be replicated when one is up)\n");
