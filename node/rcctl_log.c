@@ -19,23 +19,32 @@
 #include "rcn/kind.h"
 #include "rcn/region.h"
 
-int
-rcctl_status (rcctl_t *c, int argc, char **argv)
+/* `rcctl status|peers [--json]`: asks the running node op argv[0]; *resp is the answer. */
+static int
+ask_node (rcctl_t *c, int argc, char **argv, json_t **resp)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv[i], "--json") == 0)
             c->json = true;
         else
-            return rcctl_fail (RC_USAGE, "status: unknown argument \"%s\"", argv[i]);
+            return rcctl_fail (RC_USAGE, "%s: unknown argument \"%s\"", argv[0], argv[i]);
     }
     rcn_conf_t conf;
     rcn_roster_t *roster = NULL;
     int code = rcctl_open (c, &conf, &roster, false, NULL);
-    json_t *req = json_pack ("{s:s}", "op", "status"), *resp = NULL;
+    json_t *req = json_pack ("{s:s}", "op", argv[0]);
     if (code == RC_OK)
-        code = rcctl_call (c, &conf, req, &resp);
+        code = rcctl_call (c, &conf, req, resp);
     json_decref (req);
     rcn_roster_destroy (&roster);
+    return code;
+}
+
+int
+rcctl_status (rcctl_t *c, int argc, char **argv)
+{
+    json_t *resp = NULL;
+    int code = ask_node (c, argc, argv, &resp);
     if (code != RC_OK)
         return code;
     json_object_del (resp, "ok");
@@ -73,20 +82,8 @@ rcctl_status (rcctl_t *c, int argc, char **argv)
 int
 rcctl_peers (rcctl_t *c, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--json") == 0)
-            c->json = true;
-        else
-            return rcctl_fail (RC_USAGE, "peers: unknown argument \"%s\"", argv[i]);
-    }
-    rcn_conf_t conf;
-    rcn_roster_t *roster = NULL;
-    int code = rcctl_open (c, &conf, &roster, false, NULL);
-    json_t *req = json_pack ("{s:s}", "op", "peers"), *resp = NULL;
-    if (code == RC_OK)
-        code = rcctl_call (c, &conf, req, &resp);
-    json_decref (req);
-    rcn_roster_destroy (&roster);
+    json_t *resp = NULL;
+    int code = ask_node (c, argc, argv, &resp);
     if (code != RC_OK)
         return code;
     const json_t *peers = json_object_get (resp, "peers");
