@@ -197,6 +197,12 @@ converged() {
     fi
     if [ $ok = 1 ]; then
       note "members ${nodes[*]} converged in $LAST_CONVERGED_MS ms, $(wc -l < "$T/conv.${nodes[0]}.export") entries"
+      if [ "$LAST_CONVERGED_MS" -gt 3000 ]; then   # slow: show what the pulls did
+        for i in "${nodes[@]}"; do
+          note "  member $i peers (region, state, pulls sent, timed out, entries pulled): $("$RCCTL" -d "$(D "$i")" --timeout 2000 peers --json 2>/dev/null |
+            json "' '.join('%s:%s:%s:%s:%s' % (p['region'], p['state'], p.get('pulls_sent'), p.get('pulls_timed_out'), p.get('entries_pulled')) for p in d)" 2>/dev/null)"
+        done
+      fi
       return 0
     fi
     alive || return 1

@@ -88,6 +88,12 @@ check "no entry of members 1–3 reaches member 4" holds_only 4 340000
 check "no entry reaches the outsider" holds_only 5 350000
 check "members 1–3 are still converged, 3 entries" converged -t 10 -n 3 1 2 3
 check "status of member 1 counts only members 2 and 3 up" test "$(status_of 1 peers_up)" = 2
+out=$(SEND_TIMEOUT=2500 send 4 "acknowledged by nobody" 2>&1 || true)
+check "a write on member 4 is never reported held by a peer (none shares its roster)" \
+  eval 'grep -q "durable on this member" <<<"$out" && ! grep -q "held by a peer" <<<"$out"'
+zl=$(grep -c "zap: refused" "$(D 1).log" || true)
+note "member 1 logged $zl lines of ZAP refusals while the outsider kept knocking"
+check "…the outsider's retries do not flood member 1's log (at most 30 lines)" test "$zl" -le 30
 
 # --- a relay holding a tampered entry cannot pass it on -----------------------------------------
 # Member 1 writes 5 while member 2 is down; member 3 holds them. Member 1 stops; in member 3's
