@@ -44,7 +44,7 @@ out=$(send 2 "after kill -9" --wait local)
 check "…its next write takes the next seq ($((n_self + 1)))" test "$(seq_of <<<"$out")" = $((n_self + 1))
 
 # --- kill -9 of every member at once, while all three write; all restart ----------------------
-write_load 1 30 2 all9; write_load 2 30 2 all9; write_load 3 30 2 all9
+for i in 1 2 3; do LOAD_TIMEOUT=4000 write_load "$i" 30 2 all9; done
 sleep 0.7
 kill9 1; kill9 2; kill9 3
 wait_load 2>/dev/null || true     # the writes in flight fail with their nodes: expected

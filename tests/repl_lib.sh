@@ -218,15 +218,18 @@ converged() {
 }
 
 # write_load I COUNT [PAR] [TAG]: COUNT alerts (status test, --wait local) written to member
-# i by PAR (default 4) background writers; wait_load waits for all writers.
+# i by PAR (default 4) background writers, each stopping at its first failed write (a killed
+# node would otherwise cost rcctl's whole timeout per write; that timeout is LOAD_TIMEOUT,
+# default 20000 ms); wait_load waits for all writers.
 write_load() {
   local i=$1 count=$2 par=${3:-4} tag=${4:-load} w
   for w in $(seq "$par"); do
     (
       k=$w
       while [ "$k" -le "$count" ]; do
-        "$RCCTL" -d "$(D "$i")" --timeout 20000 alert send --severity minor --status test \
-          --text "$tag m$i #$k" --wait local > /dev/null 2>> "$T/load.m$i.err" || echo "m$i #$k" >> "$T/load.failed"
+        "$RCCTL" -d "$(D "$i")" --timeout "${LOAD_TIMEOUT:-20000}" alert send --severity minor --status test \
+          --text "$tag m$i #$k" --wait local > /dev/null 2>> "$T/load.m$i.err" ||
+          { echo "m$i #$k" >> "$T/load.failed"; break; }   # node gone: this writer stops
         k=$(( k + par ))
       done
     ) &
