@@ -29,6 +29,30 @@ stats_add (rcn_ingest_stats_t *to, const rcn_ingest_stats_t *d)
     to->chained += d->chained;
 }
 
+/* Appends the checked batch as one group and maps the store's per-entry outcome back to the
+ * caller's positions (batch_of), counting them. by_chain (may be NULL) marks entries stored on
+ * a signature further up their chain. */
+static int
+commit (rcn_store_t *s, rcn_entry_t **batch, const size_t *batch_of, const bool *by_chain,
+        size_t nb, int *batch_rc, int *results, rcn_ingest_stats_t *local)
+{
+    int rc = nb ? rcn_store_append (s, batch, nb, batch_rc) : RCN_OK;
+    if (rc != RCN_OK)
+        return rc;
+    for (size_t j = 0; j < nb; j++) {
+        results[batch_of[j]] = batch_rc[j];
+        if (batch_rc[j] == RCN_OK) {
+            local->stored++;
+            local->chained += by_chain && by_chain[j];
+        }
+        else if (batch_rc[j] == RCN_EDUP)
+            local->duplicates++;
+        else
+            local->refused++;
+    }
+    return RCN_OK;
+}
+
 int
 rcn_ingest (rcn_store_t *s, const uint8_t *const *wire, const size_t *len, size_t n,
             int *results, rcn_ingest_stats_t *stats)
@@ -67,18 +91,9 @@ rcn_ingest (rcn_store_t *s, const uint8_t *const *wire, const size_t *len, size_
         batch_of[nb] = i;
         batch[nb++] = entries[i];
     }
-    rc = nb ? rcn_store_append (s, batch, nb, batch_rc) : RCN_OK;
+    rc = commit (s, batch, batch_of, NULL, nb, batch_rc, results, &local);
     if (rc != RCN_OK)
         goto done;
-    for (size_t j = 0; j < nb; j++) {
-        results[batch_of[j]] = batch_rc[j];
-        if (batch_rc[j] == RCN_OK)
-            local.stored++;
-        else if (batch_rc[j] == RCN_EDUP)
-            local.duplicates++;
-        else
-            local.refused++;
-    }
     stats_add (stats, &local);
 done:
     for (size_t i = 0; entries && i < n; i++)
@@ -232,19 +247,9 @@ rcn_ingest_chunk (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], const uint
         batch[nb++] = entries[i];
     }
 
-    rc = nb ? rcn_store_append (s, batch, nb, batch_rc) : RCN_OK;
+    rc = commit (s, batch, batch_of, by_chain, nb, batch_rc, results, &local);
     if (rc != RCN_OK)
         goto done;
-    for (size_t j = 0; j < nb; j++) {
-        results[batch_of[j]] = batch_rc[j];
-        if (batch_rc[j] == RCN_OK) {
-            local.stored++;
-            local.chained += by_chain[j];
-        } else if (batch_rc[j] == RCN_EDUP)
-            local.duplicates++;
-        else
-            local.refused++;
-    }
     stats_add (stats, &local);
 done:
     for (size_t i = 0; entries && i < n; i++)
