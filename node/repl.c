@@ -349,11 +349,15 @@ rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep,
 {
     (void) now;
     size_t o;
-    if (!origin_index (r, rep->origin, &o))
+    if (!origin_index (r, rep->origin, &o)) {
+        r->stats.stale_replies++;
         return;
+    }
     inflight_t *f = &r->pulls[o];
-    if (!f->active || f->peer != peer || f->request_id != rep->request_id)
-        return;                           /* stale, or not ours: ignore */
+    if (!f->active || f->peer != peer || f->request_id != rep->request_id) {
+        r->stats.stale_replies++;         /* stale, or not ours: ignored */
+        return;
+    }
     f->active = false;
     peer_t *p = &r->peers[peer];
     p->info.pulls_answered++;

@@ -562,6 +562,7 @@ rcn_sync_stats_json (const rcn_sync_t *s)
                                                                            + st.chunk_refused)));
     json_object_set_new (o, "live_refused", json_integer ((json_int_t) st.live_refused));
     json_object_set_new (o, "bad_heartbeats", json_integer ((json_int_t) st.bad_heartbeats));
+    json_object_set_new (o, "stale_replies", json_integer ((json_int_t) st.stale_replies));
     uint64_t over = 0;
     for (size_t i = 0; i < s->n; i++)
         over += s->links[i].counts_sub.disconnected + s->links[i].counts_dealer.disconnected;

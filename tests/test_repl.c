@@ -218,6 +218,15 @@ test_held_live_and_bounds (void)
     CHECK_EQ (np, 1);
     CHECK_EQ (plan[0].from_seq, 2);
     CHECK_EQ (rcn_repl_plan_pulls (s_m[2].repl, now, plan, RCN_REPL_PULLS_MAX), 0);
+    /* A reply to a pull nobody sent is ignored, and counted. */
+    rcn_pull_reply_t bogus = { .request_id = 999999, .n_entries = 0 };
+    memcpy (bogus.origin, s_m[1].pk, 32);
+    rcn_repl_stats (s_m[2].repl, &st);
+    uint64_t stale = st.stale_replies;
+    rcn_repl_on_pull_reply (s_m[2].repl, ridx (1), &bogus, now);
+    rcn_repl_stats (s_m[2].repl, &st);
+    CHECK_EQ (st.stale_replies, stale + 1);
+    CHECK_EQ (head (2, 1), 1);
     /* Unanswered, it times out, and is planned again. */
     rcn_repl_tick (s_m[2].repl, now + RCN_REPL_PULL_TIMEOUT_MS + 1);
     CHECK_EQ (rcn_repl_peer (s_m[2].repl, ridx (1))->pulls_timed_out, 1);

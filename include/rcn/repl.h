@@ -50,6 +50,7 @@ typedef struct {
 typedef struct {
     uint64_t held, held_dropped, live_dup, live_stored, live_refused, chunk_stored, chunk_refused;
     uint64_t bad_heartbeats;             /* on a peer's link but naming another member */
+    uint64_t stale_replies;              /* pull replies matching no pull in flight */
     rcn_ingest_stats_t ingest;
 } rcn_repl_stats_t;
 
