@@ -30,7 +30,7 @@
 #define WHY_MAX 512
 
 enum { K_REGION, K_NAME, K_PUB, K_SYNC, K_ROSTER, K_KEYS, K_DATA, K_LOG_LEVEL, K_MAP_SIZE,
-       K_OPERATOR, K_COUNT };
+       K_OPERATOR, K_PUB_HWM, K_COUNT };
 
 static const struct {
     const char *name;
@@ -41,6 +41,7 @@ static const struct {
     [K_ROSTER] = { "roster", false },    [K_KEYS] = { "keys", false },
     [K_DATA] = { "data", false },        [K_LOG_LEVEL] = { "log_level", false },
     [K_MAP_SIZE] = { "map_size_mb", false }, [K_OPERATOR] = { "operator", false },
+    [K_PUB_HWM] = { "pub_hwm", false },
 };
 
 /* dst = value when absolute, else dir/value. */
@@ -50,6 +51,20 @@ resolve (const char *dir, const char *value, char *dst, size_t len)
     int n = value[0] == '/' ? snprintf (dst, len, "%s", value)
                             : snprintf (dst, len, "%s/%s", dir, value);
     return n > 0 && (size_t) n < len ? RCN_OK : RCN_EINVAL;
+}
+
+/* A whole number 1..max in plain decimal digits (no sign, no unit) into *out. */
+static bool
+parse_count (const char *v, uint64_t max, uint64_t *out)
+{
+    uint64_t n = 0;
+    size_t i = 0;
+    for (; v[i] >= '0' && v[i] <= '9' && n <= max; i++)
+        n = n * 10 + (uint64_t) (v[i] - '0');
+    if (i == 0 || v[i] != '\0' || n < 1 || n > max)
+        return false;
+    *out = n;
+    return true;
 }
 
 /* Sets one key from its trimmed value; `why` gets the reason without the line prefix. */
@@ -101,17 +116,21 @@ set_key (rcn_conf_t *c, int k, const char *v, char *why, size_t whylen)
         }
         snprintf (c->log_level, sizeof c->log_level, "%s", v);
         return RCN_OK;
-    case K_MAP_SIZE: {
-        uint64_t n = 0;
-        size_t i = 0;
-        for (; v[i] >= '0' && v[i] <= '9' && n <= MAP_SIZE_MB_MAX; i++)
-            n = n * 10 + (uint64_t) (v[i] - '0');
-        if (i == 0 || v[i] != '\0' || n < 1 || n > MAP_SIZE_MB_MAX) {
+    case K_MAP_SIZE:
+        if (!parse_count (v, MAP_SIZE_MB_MAX, &c->map_size_mb)) {
             rcn_errf (why, whylen, "map_size_mb: '%.20s' is not a whole number 1..%u", v,
                       MAP_SIZE_MB_MAX);
             return RCN_EINVAL;
         }
-        c->map_size_mb = n;
+        return RCN_OK;
+    case K_PUB_HWM: {
+        uint64_t n;
+        if (!parse_count (v, RCN_CONF_HWM_MAX, &n)) {
+            rcn_errf (why, whylen, "pub_hwm: '%.20s' is not a whole number of messages 1..%u", v,
+                      RCN_CONF_HWM_MAX);
+            return RCN_EINVAL;
+        }
+        c->pub_hwm = (uint32_t) n;
         return RCN_OK;
     }
     default:
@@ -147,6 +166,7 @@ conf_parse (const char *text, size_t len, rcn_conf_t *c, char *why, size_t whyle
     snprintf (c->log_level, sizeof c->log_level, "info");
     c->map_size_mb = 64;
     c->operator_name[0] = '\0';
+    c->pub_hwm = RCN_CONF_HWM_DEFAULT;
 
     size_t pos = 0;
     int lineno = 0;
@@ -269,6 +289,13 @@ rel (const rcn_conf_t *c, const char *path, const char *dflt)
     return path;
 }
 
+/* A high-water mark left at its default is written commented out. */
+static bool
+hwm_unset (uint32_t hwm)
+{
+    return hwm == 0 || hwm == RCN_CONF_HWM_DEFAULT;
+}
+
 static char *
 conf_render (const rcn_conf_t *c)
 {
@@ -317,13 +344,20 @@ conf_render (const rcn_conf_t *c)
         "\n"
         "# Operator name recorded in the local audit log (e.g. who opened sealed details) when\n"
         "# rcctl is not given one.%s\n"
-        "%soperator = %s\n",
+        "%soperator = %s\n"
+        "\n"
+        "# Back-pressure: how many messages may queue on the pub socket for each peer. A peer\n"
+        "# that lags further behind misses live entries: that is expected, and anti-entropy\n"
+        "# pulls repair it. Lower it to bound memory on a node with many peers. Default %u.\n"
+        "%spub_hwm = %u\n",
         (unsigned) c->region, c->name, c->pub, c->sync,
         rel (c, c->roster_path, "roster.json"), rel (c, c->keys_path, "keys"),
         rel (c, c->data_path, "data"), c->log_level[0] ? c->log_level : "info",
         c->map_size_mb ? c->map_size_mb : 64,
         c->operator_name[0] ? "" : " Unset: uncomment and fill in.",
-        c->operator_name[0] ? "" : "# ", c->operator_name[0] ? c->operator_name : "Name");
+        c->operator_name[0] ? "" : "# ", c->operator_name[0] ? c->operator_name : "Name",
+        RCN_CONF_HWM_DEFAULT, hwm_unset (c->pub_hwm) ? "# " : "",
+        hwm_unset (c->pub_hwm) ? RCN_CONF_HWM_DEFAULT : (unsigned) c->pub_hwm);
     if (fclose (f) != 0) {
         free (buf);
         return NULL;

@@ -32,6 +32,7 @@ rcn_strerror (int rc)
     case RCN_EROSTER:     return "roster is invalid or does not match";
     case RCN_EUNVERIFIED: return "entry was not verified";
     case RCN_ESTATE:      return "not possible in the current state";
+    case RCN_ELOST:       return "declared lost by its origin (Recovery entry)";
     default:              return "unknown error";
     }
 }

@@ -32,6 +32,7 @@
 #include "rcn/keys.h"
 #include "rcn/kind.h"
 #include "rcn/log.h"
+#include "rcn/recovery.h"
 #include "rcn/roster.h"
 #include "rcn/store.h"
 #include "rcn/sync.h"
@@ -247,9 +248,10 @@ rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
         goto fail;
     }
     rcn_conf_path (&n->conf, "control", n->sock_path, sizeof n->sock_path);
+    rcn_sync_opts_t sync_opts = { .pub_hwm = (int) n->conf.pub_hwm };
     if ((rc = rcn_control_bind (n->zctx, n->sock_path, &n->ctl, why, whylen)) != RCN_OK
-        || (rc = rcn_sync_open (n->zctx, n->roster, n->keys, n->store, &n->sync, why,
-                                whylen)) != RCN_OK)
+        || (rc = rcn_sync_open (n->zctx, n->roster, n->keys, n->store, &sync_opts, &n->sync,
+                                why, whylen)) != RCN_OK)
         goto fail;
     char hex[65], rhex[65];
     uint64_t head = 0;
@@ -270,6 +272,35 @@ void
 rcn_node_stop (rcn_node_t *n)
 {
     n->stopping = 1;
+}
+
+static int recover_check (rcn_node_t *n, uint64_t head, bool force, char *why, size_t whylen);
+
+typedef struct {
+    rcn_node_t *n;
+    json_t *arr;
+} forked_ctx_t;
+
+/* Each origin this member holds fork evidence of (invariant 7): region and the fork's seq. */
+static int
+forked_one (const uint8_t origin[RCN_KEY_SIZE], uint64_t seq, const uint8_t hash[RCN_HASH_SIZE],
+            void *ctx)
+{
+    (void) seq;
+    (void) hash;
+    forked_ctx_t *f = ctx;
+    uint64_t fork_seq = 0;
+    int rc = rcn_store_forked (f->n->store, origin, &fork_seq);
+    if (rc != RCN_OK || fork_seq == 0)
+        return rc;
+    const rcn_member_t *m = rcn_roster_by_origin (f->n->roster, origin);
+    char region[16] = "", hex[65];
+    if (m)
+        snprintf (region, sizeof region, "%06u", m->region);
+    json_array_append_new (f->arr, json_pack ("{s:s, s:s, s:I}", "region", region,
+                                              "origin", rcn_hex (origin, 32, hex),
+                                              "fork_seq", (json_int_t) fork_seq));
+    return RCN_OK;
 }
 
 static json_t *
@@ -304,6 +335,13 @@ status_json (rcn_node_t *n)
     json_object_set_new (o, "origins", json_integer ((json_int_t) st.origins));
     json_object_set_new (o, "invalid", json_integer ((json_int_t) st.invalid));
     json_object_set_new (o, "forks", json_integer ((json_int_t) st.forks));
+    forked_ctx_t fc = { n, json_array () };
+    if (rcn_store_heads (n->store, forked_one, &fc) != RCN_OK) {
+        json_decref (fc.arr);
+        json_decref (o);
+        return rcn_control_error (RCN_EDB, "status: the store could not be read");
+    }
+    json_object_set_new (o, "forked", fc.arr);
     json_object_set_new (o, "map_size", json_integer ((json_int_t) st.map_size));
     json_object_set_new (o, "libzmq", json_string (zv));
     json_t *missing = json_array (), *nowhere = json_array ();
@@ -315,6 +353,13 @@ status_json (rcn_node_t *n)
     }
     json_object_set_new (o, "missing_own", missing);
     json_object_set_new (o, "missing_nowhere", nowhere);
+    if (n->blocked) {
+        char why[512] = "";
+        bool can = recover_check (n, head, false, why, sizeof why) == RCN_OK;
+        json_object_set_new (o, "declare_lost", json_pack ("{s:b, s:s}", "possible", can,
+                                                           "why", can ? "every peer has answered "
+                                                           "and none holds them" : why));
+    }
     json_t *peers = rcn_sync_peers_json (n->sync, rcn_mono_ms ());
     size_t up = 0, i;
     json_t *pj;
@@ -512,22 +557,34 @@ sign_group (rcn_node_t *n)
     return RCN_OK;
 }
 
-/* Parks the answer to p until a peer holds its entry, when the request asked for that and
- * there are peers to ask. Takes resp and p's request on success. */
+/* Parks the answer to request r, whose entry is own seq `seq`, until a peer holds it, when the
+ * request asked for that and there are peers to ask. Takes resp and r's request on success. */
 static bool
-wait_for_peer (rcn_node_t *n, pending_t *p, json_t *resp)
+wait_for_peer (rcn_node_t *n, rcn_ctl_req_t *r, uint64_t seq, json_t *resp)
 {
-    const char *wait = json_string_value (json_object_get (p->req.req, "wait"));
+    const char *wait = json_string_value (json_object_get (r->req, "wait"));
     if (!wait || strcmp (wait, "peer") != 0 || rcn_roster_count (n->roster) < 2
         || n->n_waiters == RCN_NODE_WAITERS_MAX)
         return false;
     waiter_t *w = &n->waiters[n->n_waiters++];
-    w->deadline = request_deadline (&p->req);
-    w->req = p->req;
-    p->req.req = NULL;
+    w->deadline = request_deadline (r);
+    w->req = *r;
+    r->req = NULL;
     w->resp = resp;
-    w->seq = p->entry->h.seq;
+    w->seq = seq;
     return true;
+}
+
+/* Answers r with resp now ("acknowledged": "local") or once a peer holds own seq `seq`. */
+static void
+answer_authored (rcn_node_t *n, rcn_ctl_req_t *r, uint64_t seq, json_t *resp)
+{
+    if (wait_for_peer (n, r, seq, resp))
+        return;
+    json_object_set_new (resp, "acknowledged", json_string ("local"));
+    if (rcn_roster_count (n->roster) < 2)
+        json_object_set_new (resp, "alone", json_true ());   /* no peer to hold it */
+    reply (n, r, resp);
 }
 
 /* Answers the waiters whose entry a peer now holds, or whose time is up. */
@@ -594,11 +651,8 @@ commit_group (rcn_node_t *n)
                               "hash", rcn_hex (p->entry->hash, 32, hex), "kind", p->kind->name,
                               "seq", (json_int_t) p->entry->h.seq, "region", region,
                               "status", rcn_status_name (p->status));
-            if (wait_for_peer (n, p, resp))
-                continue;
-            json_object_set_new (resp, "acknowledged", json_string ("local"));
-            if (rcn_roster_count (n->roster) < 2)
-                json_object_set_new (resp, "alone", json_true ());   /* no peer to hold it */
+            answer_authored (n, &p->req, p->entry->h.seq, resp);
+            continue;
         }
         else {
             /* Our own fresh entry refused by our own store: a bug, not bad input. */
@@ -611,6 +665,99 @@ commit_group (rcn_node_t *n)
     rcn_debug ("committed a group of %zu", n->n_group);
     free_group (n);
     return RCN_OK;
+}
+
+/* What keeps this member from declaring its missing own seqs lost (DESIGN §5, rejoin);
+ * RCN_OK when nothing does. Seqs an up peer holds are being taken back, never lost. Unless
+ * forced, every peer must have been heard since the start and none may have announced more of
+ * our seqs than we hold: a peer that is down now may hold them. */
+static int
+recover_check (rcn_node_t *n, uint64_t head, bool force, char *why, size_t whylen)
+{
+    uint64_t claimed = 0, best = rcn_sync_best_known (n->sync, rcn_keys_sign_public (n->keys));
+    if (!n->blocked) {
+        rcn_errf (why, whylen, "nothing to recover: this member's log holds every own seq it "
+                  "committed (1..%llu)", (unsigned long long) head);
+        return RCN_ESTATE;
+    }
+    if (rcn_sync_own_claim (n->sync, head, rcn_mono_ms (), &claimed)) {
+        rcn_errf (why, whylen, "a peer that is up holds this member's seqs up to %llu: they are "
+                  "being taken back, not lost (see rcctl status)", (unsigned long long) claimed);
+        return RCN_EBLOCKED;
+    }
+    if (force)
+        return RCN_OK;
+    if (!rcn_sync_heard_all (n->sync)) {
+        rcn_errf (why, whylen, "not every peer has been heard since this node started (see rcctl "
+                  "peers): one that is down may hold seqs %llu..%llu; start it, or add --force "
+                  "if it is gone for good", (unsigned long long) head + 1,
+                  (unsigned long long) n->hwm.committed_seq);
+        return RCN_EBLOCKED;
+    }
+    if (best > head) {
+        rcn_errf (why, whylen, "a peer announced this member's seqs up to %llu and is down now: "
+                  "start it again so they come back, or add --force if it is gone for good",
+                  (unsigned long long) best);
+        return RCN_EBLOCKED;
+    }
+    return RCN_OK;
+}
+
+/* rcctl recover --declare-lost: signs a Recovery declaring own seqs head+1..committed lost, at
+ * seq committed+1 (no seq is signed twice: invariant 6), commits it and authors again. The
+ * mark is raised before the signature and records the commit after it, as for any group. */
+static void
+recover_lost (rcn_node_t *n, rcn_ctl_req_t *r)
+{
+    const uint8_t *origin = rcn_keys_sign_public (n->keys);
+    bool force = json_is_true (json_object_get (r->req, "force"));
+    const char *reason = json_string_value (json_object_get (r->req, "reason"));
+    uint64_t head = 0;
+    uint8_t prev[RCN_HASH_SIZE];
+    uint8_t *body = NULL;
+    size_t len = 0;
+    rcn_entry_t *e = NULL;
+    char why[512] = "", hex[65], region[16];
+    int res = RCN_OK, rc = rcn_store_head (n->store, origin, &head, prev);
+    if (rc == RCN_OK)
+        rc = recover_check (n, head, force, why, sizeof why);
+    uint64_t first = head + 1, last = n->hwm.committed_seq, seq = last + 1;
+    if (rc == RCN_OK)
+        rc = rcn_recovery_body (first, last, reason, &body, &len, why, sizeof why);
+    rcn_hwm_t m = { n->hwm.signed_seq > seq ? n->hwm.signed_seq : seq, n->hwm.committed_seq };
+    if (rc == RCN_OK && m.signed_seq > n->hwm.signed_seq
+        && (rc = rcn_hwm_write (n->conf.keys_path, origin, &m, why, sizeof why)) == RCN_OK)
+        n->hwm = m;
+    if (rc == RCN_OK)
+        rc = rcn_entry_sign (rcn_keys_sign_secret (n->keys), seq, prev, rcn_now_ms (),
+                             rcn_recovery_kind, RCN_STATUS_ACTUAL, body, len, &e);
+    if (rc == RCN_OK && (rc = rcn_store_append (n->store, &e, 1, &res)) == RCN_OK && res != RCN_OK) {
+        rcn_error ("own Recovery seq=%llu refused by the store: %s", (unsigned long long) seq,
+                   rcn_strerror (res));
+        rc = res;
+    }
+    m = (rcn_hwm_t) { n->hwm.signed_seq, seq };
+    if (rc == RCN_OK && (rc = rcn_hwm_write (n->conf.keys_path, origin, &m, why, sizeof why)) == RCN_OK)
+        n->hwm = m;
+    free (body);
+    if (rc != RCN_OK) {
+        reply (n, r, rcn_control_error (rc, why[0] ? why : rcn_strerror (rc)));
+        rcn_entry_destroy (&e);
+        return;
+    }
+    n->blocked = false;
+    n->claims_settled = true;
+    rcn_warn ("declared own seqs %llu..%llu lost: Recovery seq=%llu hash=%.16s; authoring again",
+              (unsigned long long) first, (unsigned long long) last, (unsigned long long) seq,
+              rcn_hex (rcn_entry_hash (e), 32, hex));
+    rcn_sync_publish (n->sync, e);
+    snprintf (region, sizeof region, "%06u", n->self->region);
+    json_t *resp = json_pack ("{s:b, s:s, s:s, s:I, s:s, s:s, s:I, s:I}", "ok", 1,
+                              "hash", rcn_hex (e->hash, 32, hex), "kind", "recovery",
+                              "seq", (json_int_t) seq, "region", region, "status", "actual",
+                              "first_lost", (json_int_t) first, "last_lost", (json_int_t) last);
+    rcn_entry_destroy (&e);
+    answer_authored (n, r, seq, resp);
 }
 
 static void
@@ -633,11 +780,16 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
                           "peers", rcn_sync_peers_json (n->sync, rcn_mono_ms ()),
                           "outsiders_refused", json_object_get (stats, "zap_refused"));
     }
+    else if (strcmp (op, "recover") == 0) {
+        recover_lost (n, r);
+        return;
+    }
     else if (strcmp (op, "ping") == 0)
         resp = json_pack ("{s:b, s:I}", "ok", 1, "pid", (json_int_t) getpid ());
     else {
         char why[128];
-        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, peers, author)", op);
+        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, peers, author, recover)",
+                  op);
         resp = rcn_control_error (RCN_EINVAL, why);
     }
     json_decref (stats);

@@ -238,6 +238,8 @@ usage (FILE *f)
         "  export [--origin CODE] [--from SEQ]  entries, one JSON object per line\n"
         "  verify-log DIR                       check every signature and chain offline\n"
         "  backup DEST                          consistent copy of the log (no keys)\n"
+        "  recover [--declare-lost [--reason T] [--force]]  a blocked member's missing own seqs;\n"
+        "                                       with --declare-lost, sign them lost (Recovery)\n"
         "records (flags for writes: --status actual|exercise|test, --wait peer|local, --json)\n",
         RCN_CONTROL_TIMEOUT_MS);
     for (size_t i = 0; rcn_kinds[i]; i++)
@@ -291,7 +293,7 @@ main (int argc, char **argv)
     } cmds[] = {
         { "init", rcctl_init }, { "card", rcctl_card }, { "roster", rcctl_roster },
         { "status", rcctl_status }, { "peers", rcctl_peers }, { "heads", rcctl_heads }, { "export", rcctl_export },
-        { "verify-log", rcctl_verify_log }, { "backup", rcctl_backup },
+        { "verify-log", rcctl_verify_log }, { "backup", rcctl_backup }, { "recover", rcctl_recover },
     };
     if (strcmp (cmd, "help") == 0) {
         usage (stdout);

@@ -44,6 +44,7 @@ int rcctl_card (rcctl_t *c, int argc, char **argv);
 int rcctl_roster (rcctl_t *c, int argc, char **argv);
 int rcctl_status (rcctl_t *c, int argc, char **argv);
 int rcctl_peers (rcctl_t *c, int argc, char **argv);
+int rcctl_recover (rcctl_t *c, int argc, char **argv);
 int rcctl_heads (rcctl_t *c, int argc, char **argv);
 int rcctl_export (rcctl_t *c, int argc, char **argv);
 int rcctl_verify_log (rcctl_t *c, int argc, char **argv);

@@ -64,6 +64,13 @@ rcctl_status (rcctl_t *c, int argc, char **argv)
         printf ("log         %lld entries from %lld origins, %lld invalid, %lld fork records\n",
                 I ("entries"), I ("origins"), I ("invalid"), I ("forks"));
         printf ("peers       %lld of %lld up\n", I ("peers_up"), I ("peers"));
+        size_t fi;
+        const json_t *f;
+        json_array_foreach (json_object_get (resp, "forked"), fi, f)
+            printf ("FORKED      %s signed two entries at seq %lld: both kept as evidence, "
+                    "nothing of it applied from there on\n",
+                    json_string_value (json_object_get (f, "region")),
+                    (long long) json_integer_value (json_object_get (f, "fork_seq")));
         const json_t *miss = json_object_get (resp, "missing_own"), *nowhere =
             json_object_get (resp, "missing_nowhere");
         if (json_array_size (miss))
@@ -72,9 +79,103 @@ rcctl_status (rcctl_t *c, int argc, char **argv)
                     (long long) json_integer_value (json_array_get (miss, json_array_size (miss) - 1)),
                     json_array_size (nowhere), json_array_size (nowhere)
                     ? " (nowhere: an operator may declare them lost)" : "");
+        const json_t *dl = json_object_get (resp, "declare_lost");
+        if (dl)
+            printf ("recover     %s: %s\n", json_is_true (json_object_get (dl, "possible"))
+                    ? "rcctl recover --declare-lost is possible"
+                    : "not yet", json_string_value (json_object_get (dl, "why")));
 #undef S
 #undef I
     }
+    json_decref (resp);
+    return RC_OK;
+}
+
+/* `rcctl recover [--declare-lost [--reason TEXT] [--force] [--wait peer|local]] [--json]`:
+ * without --declare-lost, what a blocked member lacks and whether it may declare it lost;
+ * with it, the node signs the Recovery (DESIGN §5) and says which seqs it declared lost. */
+int
+rcctl_recover (rcctl_t *c, int argc, char **argv)
+{
+    bool declare = false, force = false;
+    const char *reason = NULL, *wait = "peer";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv[i], "--json") == 0)
+            c->json = true;
+        else if (strcmp (argv[i], "--declare-lost") == 0)
+            declare = true;
+        else if (strcmp (argv[i], "--force") == 0)
+            force = true;
+        else if ((strcmp (argv[i], "--reason") == 0 || strcmp (argv[i], "--wait") == 0)
+                 && i + 1 < argc) {
+            *(argv[i][2] == 'r' ? &reason : &wait) = argv[i + 1];
+            i++;
+        }
+        else
+            return rcctl_fail (RC_USAGE, "recover: unknown or incomplete argument \"%s\" (recover "
+                               "[--declare-lost [--reason TEXT] [--force] [--wait peer|local]])",
+                               argv[i]);
+    }
+    if (strcmp (wait, "peer") != 0 && strcmp (wait, "local") != 0)
+        return rcctl_fail (RC_USAGE, "--wait \"%s\": must be peer or local", wait);
+    if ((force || reason) && !declare)
+        return rcctl_fail (RC_USAGE, "recover: --force and --reason go with --declare-lost");
+    json_t *req = declare
+        ? json_pack ("{s:s, s:b, s:s, s:s, s:I}", "op", "recover", "force", force,
+                     "reason", reason ? reason : "", "wait", wait,
+                     "wait_ms", (json_int_t) (c->timeout_ms > 1000 ? c->timeout_ms - 500
+                                                                  : c->timeout_ms / 2))
+        : json_pack ("{s:s}", "op", "status");
+    if (!req)
+        return rcctl_fail (RC_USAGE, "recover: --reason must be UTF-8 text");
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    json_t *resp = NULL;
+    int code = rcctl_open (c, &conf, &roster, false, NULL);
+    if (code == RC_OK)
+        code = rcctl_call (c, &conf, req, &resp);
+    json_decref (req);
+    rcn_roster_destroy (&roster);
+    if (code != RC_OK)
+        return code;
+    json_object_del (resp, "ok");
+#define S(k) json_string_value (json_object_get (resp, k))
+#define I(k) (long long) json_integer_value (json_object_get (resp, k))
+    if (declare && c->json)
+        rcctl_print_json (resp);
+    else if (declare) {
+        printf ("declared own seqs %lld..%lld lost: Recovery %s (seq %lld); authoring again",
+                I ("first_lost"), I ("last_lost"), S ("hash"), I ("seq"));
+        if (strcmp (S ("acknowledged"), "peer") == 0)
+            printf ("; held by a peer (%s)\n", S ("held_by"));
+        else
+            printf ("; durable on this member, no peer has confirmed it yet\n");
+    }
+    else {
+        const json_t *dl = json_object_get (resp, "declare_lost");
+        json_t *out = json_pack ("{s:b, s:I, s:I, s:O, s:O}", "blocked",
+                                 json_is_true (json_object_get (resp, "blocked")),
+                                 "own_seq", I ("own_seq"), "hwm_committed", I ("hwm_committed"),
+                                 "missing_own", json_object_get (resp, "missing_own"),
+                                 "missing_nowhere", json_object_get (resp, "missing_nowhere"));
+        if (dl)
+            json_object_set (out, "declare_lost", (json_t *) dl);
+        if (c->json)
+            rcctl_print_json (out);
+        else if (!dl)
+            printf ("not blocked: the own log holds every seq this member committed (1..%lld)\n",
+                    I ("own_seq"));
+        else
+            printf ("blocked: own log ends at seq %lld, committed up to %lld; %zu seq(s) held by "
+                    "no peer that answered\n%s: %s\n", I ("own_seq"), I ("hwm_committed"),
+                    json_array_size (json_object_get (resp, "missing_nowhere")),
+                    json_is_true (json_object_get (dl, "possible"))
+                    ? "rcctl recover --declare-lost is possible" : "not yet",
+                    json_string_value (json_object_get (dl, "why")));
+        json_decref (out);
+    }
+#undef S
+#undef I
     json_decref (resp);
     return RC_OK;
 }

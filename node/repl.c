@@ -1,5 +1,7 @@
-/* repl.c — replication's decisions (see repl.h). No sockets, no threads: the node's loop owns
- * this object and calls it with what arrived and the time. */
+/* repl.c — replication's decisions (see repl.h). No sockets, no threads of its own: the node's
+ * loop owns this object and calls it with what arrived and the time. Live entries come in
+ * batches and go to the store as one group (its signatures checked on the verification pool's
+ * threads, one synced commit); what the store cannot take yet for a gap waits in `held`. */
 #include "rcn/repl.h"
 
 #include <assert.h>
@@ -8,6 +10,7 @@
 
 #include "rcn/codec.h"
 #include "rcn/log.h"
+#include "rcn/recovery.h"
 
 typedef struct {
     uint64_t seq;
@@ -38,6 +41,7 @@ typedef struct {
     uint64_t seq;
     uint8_t *wire;
     size_t len;
+    uint64_t lost_first;                  /* a Recovery's first lost seq; 0 for any other */
 } held_t;
 
 typedef struct {
@@ -66,6 +70,7 @@ struct rcn_repl {
     size_t held_bytes;
     uint64_t next_id;
     size_t rr;                            /* round-robin start for fairness among origins */
+    rcn_vpool_t *pool;                    /* borrowed; NULL: checks on the caller's thread */
     rcn_repl_stats_t stats;
 };
 
@@ -98,6 +103,13 @@ rcn_repl_destroy (rcn_repl_t **self_p)
     }
     free (r);
     *self_p = NULL;
+}
+
+void
+rcn_repl_set_pool (rcn_repl_t *r, rcn_vpool_t *pool)
+{
+    assert (r);
+    r->pool = pool;
 }
 
 static bool
@@ -217,29 +229,79 @@ held_drop_upto (rcn_repl_t *r, size_t o, uint64_t head)
         h->want = false;
 }
 
-/* Ingests held entries of origin o that now follow the head. */
+/* Ingests n live envelopes as one group, checked on the pool. An entry the store cannot take
+ * yet for a gap (RCN_EGAP) waits — held, or dropped for anti-entropy — and is counted when it
+ * is offered for good: it is neither received nor refused here. */
+static int
+ingest_live (rcn_repl_t *r, const uint8_t *const *wire, const size_t *len, size_t n, int *res)
+{
+    rcn_ingest_stats_t local = { 0 };
+    int rc = rcn_ingest_pooled (r->store, r->pool, wire, len, n, res, &local);
+    if (rc != RCN_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if (res[i] == RCN_EGAP) {
+            local.received--;
+            local.refused--;
+        }
+    rcn_ingest_stats_add (&r->stats.ingest, &local);
+    return RCN_OK;
+}
+
+/* Ingests, as one group, the held entries of origin o that now follow the head one after the
+ * other (a held Recovery follows once the head reaches the seq before its lost span). The
+ * first one the store refuses is dropped (a pull will bring the real one); those above it
+ * wait on. */
 static void
 held_drain (rcn_repl_t *r, size_t o)
 {
     held_list_t *h = &r->held[o];
     for (;;) {
         uint64_t head = our_head (r, o);
-        held_drop_upto (r, o, head);
-        if (h->n == 0 || h->items[0].seq != head + 1)
+        if (head == UINT64_MAX)
             return;
-        const uint8_t *w = h->items[0].wire;
-        size_t len = h->items[0].len;
-        int res;
-        if (rcn_ingest (r->store, &w, &len, 1, &res, &r->stats.ingest) != RCN_OK || res != RCN_OK) {
-            held_drop_upto (r, o, head + 1);    /* refused: the pull will bring the real one */
+        held_drop_upto (r, o, head);
+        size_t k = 0;
+        for (uint64_t next = head + 1; k < h->n; k++) {
+            const held_t *it = &h->items[k];
+            if (it->seq != next && !(it->lost_first && it->lost_first <= next && it->seq > next))
+                break;
+            next = it->seq + 1;
+        }
+        if (k == 0)
+            return;
+        const uint8_t **w = malloc (k * sizeof *w);
+        size_t *len = malloc (k * sizeof *len);
+        int *res = malloc (k * sizeof *res);
+        int rc = w && len && res ? RCN_OK : RCN_ENOMEM;
+        for (size_t i = 0; rc == RCN_OK && i < k; i++) {
+            w[i] = h->items[i].wire;
+            len[i] = h->items[i].len;
+        }
+        if (rc == RCN_OK)
+            rc = ingest_live (r, w, len, k, res);
+        size_t refused = k;                 /* the first not stored, if any */
+        for (size_t i = 0; rc == RCN_OK && i < k; i++) {
+            if (res[i] == RCN_OK)
+                r->stats.live_stored++;
+            else if (refused == k)
+                refused = i;
+        }
+        uint64_t drop = rc != RCN_OK ? h->items[0].seq
+                      : refused < k ? h->items[refused].seq : 0;
+        free (w);
+        free (len);
+        free (res);
+        if (drop) {
+            held_drop_upto (r, o, drop);
             return;
         }
-        r->stats.live_stored++;
     }
 }
 
 static void
-hold (rcn_repl_t *r, size_t peer, size_t o, uint64_t seq, const uint8_t *wire, size_t len)
+hold (rcn_repl_t *r, size_t peer, size_t o, uint64_t seq, uint64_t lost_first,
+      const uint8_t *wire, size_t len)
 {
     held_list_t *h = &r->held[o];
     if (r->held_total >= RCN_REPL_HELD_MAX || r->held_bytes + len > RCN_REPL_HELD_BYTES) {
@@ -270,7 +332,7 @@ hold (rcn_repl_t *r, size_t peer, size_t o, uint64_t seq, const uint8_t *wire, s
     }
     memcpy (copy, wire, len);
     memmove (h->items + at + 1, h->items + at, (h->n - at) * sizeof *h->items);
-    h->items[at] = (held_t) { seq, copy, len };
+    h->items[at] = (held_t) { seq, copy, len, lost_first };
     h->n++;
     r->held_total++;
     r->held_bytes += len;
@@ -279,49 +341,113 @@ hold (rcn_repl_t *r, size_t peer, size_t o, uint64_t seq, const uint8_t *wire, s
     h->want_peer = peer;
 }
 
+/* A Recovery's first lost seq, 0 for any other entry (or a Recovery whose body says nothing
+ * valid: the store treats it as any entry). The entry's signature has been checked. */
+static uint64_t
+lost_first_of (const uint8_t *wire, size_t len)
+{
+    rcn_entry_t *e = NULL;
+    uint64_t first = 0, last = 0;
+    if (rcn_entry_decode (wire, len, &e) != RCN_OK
+        || e->h.kind != rcn_recovery_kind
+        || rcn_recovery_span (e, &first, &last, NULL, 0) != RCN_OK)
+        first = 0;
+    rcn_entry_destroy (&e);
+    return first;
+}
+
+typedef struct {
+    size_t at;                            /* position in the batch */
+    size_t peer, o;
+    uint64_t seq;
+    uint32_t kind;
+} live_t;
+
+static int
+live_cmp (const void *a, const void *b)
+{
+    const live_t *x = a, *y = b;
+    if (x->o != y->o)
+        return x->o < y->o ? -1 : 1;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+void
+rcn_repl_on_live_batch (rcn_repl_t *r, const size_t *peers, const uint8_t *const *wire,
+                        const size_t *len, size_t n, uint64_t now)
+{
+    (void) now;
+    assert (r && (n == 0 || (peers && wire && len)));
+    if (n == 0)
+        return;
+    live_t *c = malloc (n * sizeof *c);
+    const uint8_t **cw = malloc (n * sizeof *cw);
+    size_t *cl = malloc (n * sizeof *cl);
+    int *res = malloc (n * sizeof *res);
+    bool touched[RCN_MAX_MEMBERS] = { false };
+    if (!c || !cw || !cl || !res)
+        goto done;                        /* anti-entropy brings them */
+    /* Per entry, no crypto: who sent it, whether it parses and names a member. */
+    size_t nc = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert (peers[i] < r->n);
+        rcn_peer_info_t *pi = &r->peers[peers[i]].info;
+        pi->live_entries++;
+        /* Members whose rosters differ do not sync at all (DESIGN §2), and until a peer's
+         * heartbeat shows which roster it holds, what it publishes waits for anti-entropy. */
+        if (!pi->heard || pi->roster_mismatch) {
+            r->stats.live_refused++;
+            continue;
+        }
+        rcn_entry_t *e = NULL;
+        size_t o;
+        if (rcn_entry_decode (wire[i], len[i], &e) != RCN_OK || !origin_index (r, e->h.origin, &o)) {
+            r->stats.ingest.malformed++;
+            rcn_entry_destroy (&e);
+            continue;
+        }
+        c[nc++] = (live_t) { i, peers[i], o, e->h.seq, e->h.kind };
+        rcn_entry_destroy (&e);
+    }
+    /* By origin then seq (arrival order among equals): an origin's n, n+1, … arriving out of
+     * order in one batch go in together, building on each other in the one commit. */
+    qsort (c, nc, sizeof *c, live_cmp);
+    for (size_t j = 0; j < nc; j++) {
+        cw[j] = wire[c[j].at];
+        cl[j] = len[c[j].at];
+    }
+    if (ingest_live (r, cw, cl, nc, res) != RCN_OK)
+        goto done;                        /* nothing written: anti-entropy brings them */
+    for (size_t j = 0; j < nc; j++) {
+        touched[c[j].o] = true;
+        if (res[j] == RCN_OK)
+            r->stats.live_stored++;
+        else if (res[j] == RCN_EDUP)
+            r->stats.live_dup++;
+        else if (res[j] == RCN_EGAP)
+            /* Ahead of a gap, and validly signed (the store judged it only after its
+             * signature checked): only what its origin signed may take a place in the
+             * bounded buffer, so that a forger cannot crowd out real entries. A Recovery
+             * waits for the seq before the span it declares lost, not for its own seq - 1. */
+            hold (r, c[j].peer, c[j].o, c[j].seq,
+                  c[j].kind == rcn_recovery_kind ? lost_first_of (cw[j], cl[j]) : 0, cw[j], cl[j]);
+    }
+    for (size_t o = 0; o < r->n; o++)
+        if (touched[o])
+            held_drain (r, o);
+done:
+    free (c);
+    free (cw);
+    free (cl);
+    free (res);
+}
+
 void
 rcn_repl_on_live (rcn_repl_t *r, size_t peer, const uint8_t *wire, size_t len, uint64_t now)
 {
-    (void) now;
-    rcn_peer_info_t *pi = &r->peers[peer].info;
-    pi->live_entries++;
-    /* Members whose rosters differ do not sync at all (DESIGN §2), and until a peer's
-     * heartbeat shows which roster it holds, what it publishes waits for anti-entropy. */
-    if (!pi->heard || pi->roster_mismatch) {
-        r->stats.live_refused++;
-        return;
-    }
-    rcn_entry_t *e = NULL;
-    size_t o;
-    if (rcn_entry_decode (wire, len, &e) != RCN_OK || !origin_index (r, e->h.origin, &o)) {
-        r->stats.ingest.malformed++;
-        rcn_entry_destroy (&e);
-        return;
-    }
-    uint64_t seq = e->h.seq, head = our_head (r, o);
-    if (head == UINT64_MAX) {
-        rcn_entry_destroy (&e);
-        return;
-    }
-    if (seq > head + 1) {
-        /* Only what its origin signed may take a place in the bounded buffer: a forger must
-         * not crowd out real entries waiting for their gap. */
-        if (rcn_entry_verify (e) != RCN_OK)
-            r->stats.ingest.bad_sig++;
-        else
-            hold (r, peer, o, seq, wire, len);
-        rcn_entry_destroy (&e);
-        return;
-    }
-    rcn_entry_destroy (&e);
-    int res;
-    if (rcn_ingest (r->store, &wire, &len, 1, &res, &r->stats.ingest) != RCN_OK)
-        return;
-    if (res == RCN_OK)
-        r->stats.live_stored++;
-    else if (res == RCN_EDUP)
-        r->stats.live_dup++;
-    held_drain (r, o);
+    rcn_repl_on_live_batch (r, &peer, &wire, &len, 1, now);
 }
 
 /* A pull from peer of origin o brought nothing: pull it from there again only after a while,
@@ -369,8 +495,8 @@ rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep,
     if (!res)
         return;
     rcn_ingest_stats_t before = r->stats.ingest;
-    if (rcn_ingest_chunk (r->store, rep->origin, rep->entries, rep->entry_lens, rep->n_entries,
-                          res, &r->stats.ingest) == RCN_OK) {
+    if (rcn_ingest_chunk_pooled (r->store, r->pool, rep->origin, rep->entries, rep->entry_lens,
+                                 rep->n_entries, res, &r->stats.ingest) == RCN_OK) {
         uint64_t stored = r->stats.ingest.stored - before.stored;
         p->info.entries_pulled += stored;
         r->stats.chunk_stored += stored;
@@ -381,6 +507,8 @@ rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep,
         for (size_t i = 0; i < rep->n_entries; i++) {
             if (res[i] != RCN_ESIG && res[i] != RCN_ECHAIN)
                 continue;
+            if (res[i] == RCN_ECHAIN && forked (r, o))
+                break;                  /* the other branch of a known fork: no news */
             if (!p->refused_logged || now - p->refused_logged > 60000) {
                 rcn_warn ("repl: peer %06u sent entries of %06u that were refused (%s, from seq "
                           "%llu on): a tampered or broken relay; taking them from others",
@@ -395,7 +523,7 @@ rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep,
          * its entry at our head's seq to see (a fork is evidence worth one more pull). */
         uint64_t head = our_head (r, o);
         if (stored == 0 && res[0] == RCN_ECHAIN && head != UINT64_MAX && head > 0
-            && !r->probes[o].active)
+            && !r->probes[o].active && !forked (r, o))
             r->probes[o] = (probe_t) { true, peer, head };
     }
     free (res);
@@ -421,10 +549,23 @@ rcn_repl_tick (rcn_repl_t *r, uint64_t now)
     }
 }
 
+void
+rcn_repl_link_lost (rcn_repl_t *r, size_t peer)
+{
+    assert (peer < r->n);
+    for (size_t o = 0; o < r->n; o++)
+        if (r->pulls[o].active && r->pulls[o].peer == peer) {
+            r->pulls[o].active = false;
+            r->peers[peer].info.pulls_cut++;
+        }
+}
+
 /* The up, roster-matching peer announcing the most of origin o beyond `beyond`, preferring
- * `prefer`; r->n when none. */
+ * `prefer`; r->n when none. Of a forked origin, a peer whose pull brought nothing is not asked
+ * again until it announces more: its chain is likely the other branch, and asking every
+ * RCN_REPL_STALL_MS would fetch the fork forever. */
 static size_t
-best_peer (rcn_repl_t *r, size_t o, uint64_t beyond, size_t prefer, uint64_t now)
+best_peer (rcn_repl_t *r, size_t o, uint64_t beyond, size_t prefer, uint64_t now, bool fork)
 {
     size_t best = r->n;
     uint64_t best_seq = beyond;
@@ -433,7 +574,7 @@ best_peer (rcn_repl_t *r, size_t o, uint64_t beyond, size_t prefer, uint64_t now
         if (i == r->self || !p->info.up || p->info.roster_mismatch)
             continue;
         uint64_t s = p->heads[o].seq;
-        if (p->stall_until[o] > now && s <= p->stall_seq[o])
+        if ((p->stall_until[o] > now || (fork && p->stall_until[o])) && s <= p->stall_seq[o])
             continue;                     /* its last answer brought nothing */
         if (s > best_seq || (s > beyond && i == prefer && s == best_seq)) {
             best = i;
@@ -451,10 +592,13 @@ rcn_repl_plan_pulls (rcn_repl_t *r, uint64_t now, rcn_pull_plan_t *out, size_t m
         inflight += r->pulls[o].active;
     for (size_t k = 0; k < r->n && planned < max && inflight < RCN_REPL_PULLS_MAX; k++) {
         size_t o = (r->rr + k) % r->n;
-        if (r->pulls[o].active || forked (r, o))
-            continue;                     /* forks are evidence, not something to fetch forever */
+        if (r->pulls[o].active)
+            continue;
+        /* A forked origin's chain still grows and is still pulled (its entries are kept,
+         * though no view applies them): only fruitless pulls of it are not repeated. */
+        bool fork = forked (r, o);
         probe_t *pr = &r->probes[o];
-        if (pr->active && r->peers[pr->peer].info.up) {
+        if (pr->active && !fork && r->peers[pr->peer].info.up) {
             pr->active = false;
             inflight_t *f = &r->pulls[o];
             *f = (inflight_t) { true, pr->peer, pr->seq, r->next_id++, now };
@@ -471,7 +615,7 @@ rcn_repl_plan_pulls (rcn_repl_t *r, uint64_t now, rcn_pull_plan_t *out, size_t m
             continue;
         held_list_t *h = &r->held[o];
         size_t prefer = h->want ? h->want_peer : r->n;
-        size_t peer = best_peer (r, o, head, prefer, now);
+        size_t peer = best_peer (r, o, head, prefer, now, fork);
         if (peer == r->n)
             continue;
         inflight_t *f = &r->pulls[o];

@@ -35,12 +35,14 @@
 #include "rcn/codec.h"
 #include "rcn/fileio.h"
 #include "rcn/log.h"
+#include "rcn/recovery.h"
 #include "store_impl.h"
 
 #define HEAD_SIZE      (8 + RCN_HASH_SIZE)           /* be64(seq) | hash */
 #define FORMAT         "rcn-store-1"
 #define DEFAULT_MAP    ((size_t) 64 << 20)
-#define CORE_DBS       7
+#define CORE_DBS       8
+#define LOST_SIZE      16                            /* be64(last) | be64(recovery seq) */
 #define MAYBE_GROWS    8     /* growths tried for a kind's failure inside LMDB, per batch */
 
 /* Internal outcomes of a transaction body, positive so they never meet an RCN_E… code:
@@ -48,23 +50,7 @@
  * map (grow and run again, a bounded number of times). */
 enum { S_GROW = 1, S_GROW_MAYBE = 2 };
 
-/* ---- encoding (be64_get and val are in store_impl.h) ------------------------------------- */
-
-static void
-be64_put (uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t) (v & 0xff);
-        v >>= 8;
-    }
-}
-
-static void
-key_make (uint8_t key[KEY_SIZE], const uint8_t origin[RCN_KEY_SIZE], uint64_t seq)
-{
-    memcpy (key, origin, RCN_KEY_SIZE);
-    be64_put (key + RCN_KEY_SIZE, seq);
-}
+/* ---- encoding (be64_get, be64_put, key_make and val are in store_impl.h) ------------------ */
 
 bool
 store_raw_equal (const MDB_val *v, const rcn_entry_t *e)
@@ -290,6 +276,34 @@ fork_held (rcn_store_t *s, MDB_txn *txn, const rcn_entry_t *e, bool *held)
     return RCN_OK;
 }
 
+int
+store_lost_covers (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t seq, bool *covered)
+{
+    uint8_t key[KEY_SIZE];
+    MDB_cursor *cur = NULL;
+    *covered = false;
+    int mrc = mdb_cursor_open (txn, s->lost, &cur);
+    if (mrc)
+        return store_db_fail ("opening a cursor on lost spans", mrc);
+    /* The span with the greatest first <= seq: the key after (origin, seq), then one back. */
+    key_make (key, origin, seq + 1);
+    MDB_val k = val (key, KEY_SIZE), v;
+    mrc = mdb_cursor_get (cur, &k, &v, MDB_SET_RANGE);
+    mrc = mdb_cursor_get (cur, &k, &v, mrc == MDB_SUCCESS ? MDB_PREV : MDB_LAST);
+    int rc = RCN_OK;
+    if (mrc == MDB_SUCCESS) {
+        if (k.mv_size != KEY_SIZE || v.mv_size != LOST_SIZE)
+            rc = store_db_fail ("a lost span has the wrong size", MDB_CORRUPTED);
+        else if (memcmp (k.mv_data, origin, RCN_KEY_SIZE) == 0
+                 && be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE) <= seq
+                 && be64_get (v.mv_data) >= seq)
+            *covered = true;
+    } else if (mrc != MDB_NOTFOUND)
+        rc = store_db_fail ("reading lost spans", mrc);
+    mdb_cursor_close (cur);
+    return rc;
+}
+
 /* Stored raw value -> trusted entry with its hash computed (kinds read e->hash). */
 static int
 entry_from_stored (const MDB_val *v, rcn_entry_t **out)
@@ -382,7 +396,8 @@ apply_entry (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e)
 }
 
 /* Empties every view (and the invalid records, which are view state) and applies every
- * stored entry again in origin, then seq order, skipping forked ranges (invariant 7). */
+ * stored entry again in origin, then seq order, skipping forked ranges (invariant 7) and
+ * spans declared lost (recovery.h). */
 static int
 rebuild_in (rcn_store_t *s, MDB_txn *txn)
 {
@@ -419,8 +434,14 @@ rebuild_in (rcn_store_t *s, MDB_txn *txn)
             if ((rc = store_fork_seq_get (s, txn, origin, &fork_seq)) != RCN_OK)
                 goto done;
         }
-        if (fork_seq && be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE) >= fork_seq)
+        uint64_t seq = be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE);
+        if (fork_seq && seq >= fork_seq)
             continue;
+        bool lost;
+        if ((rc = store_lost_covers (s, txn, origin, seq, &lost)) != RCN_OK)
+            goto done;
+        if (lost)
+            continue;                   /* declared lost by its origin: no view holds it */
         if ((rc = entry_from_stored (&v, &e)) != RCN_OK)
             goto done;
         rc = apply_entry (s, txn, e);
@@ -468,13 +489,105 @@ record_fork (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, bool *rebuild)
     return db_rc ("marking an origin forked", mdb_put (txn, s->forked, &k, &v, 0));
 }
 
+/* Writes e, judged storable: the entry, its hash index, its origin's head, and its
+ * view unless its origin is forked at that seq. */
+static int
+store_new (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result)
+{
+    uint8_t key[KEY_SIZE], head_val[HEAD_SIZE];
+    uint64_t fork_seq;
+    int rc;
+    key_make (key, e->h.origin, e->h.seq);
+    const uint8_t *hash = rcn_entry_hash (e);
+    MDB_val k = val (key, KEY_SIZE), v = val (NULL, rcn_entry_raw_len (e));
+    if ((rc = db_rc ("storing an entry",
+                     mdb_put (txn, s->entries, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE))) != RCN_OK)
+        return rc;
+    rcn_entry_raw_write (e, v.mv_data);
+    MDB_val hk = val (hash, RCN_HASH_SIZE);
+    if ((rc = db_rc ("indexing an entry",
+                     mdb_put (txn, s->hashes, &hk, &k, MDB_NOOVERWRITE))) != RCN_OK)
+        return rc;
+    be64_put (head_val, e->h.seq);
+    memcpy (head_val + 8, hash, RCN_HASH_SIZE);
+    MDB_val ok = val (e->h.origin, RCN_KEY_SIZE), hv = val (head_val, HEAD_SIZE);
+    if ((rc = db_rc ("moving a head", mdb_put (txn, s->heads, &ok, &hv, 0))) != RCN_OK)
+        return rc;
+    *result = RCN_OK;
+
+    if ((rc = store_fork_seq_get (s, txn, e->h.origin, &fork_seq)) != RCN_OK)
+        return rc;
+    if (fork_seq && e->h.seq >= fork_seq)
+        return RCN_OK;
+    return apply_entry (s, txn, e);
+}
+
+/* e is a Recovery of seq above our head that does not simply follow it. *judged = false when
+ * its body declares no span (the ordinary checks then refuse or store it); else *result says
+ * whether it links below (recovery.h) and, when it does, it is stored with its span. */
+static int
+append_recovery (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, uint64_t head,
+                 const uint8_t *head_hash, int *result, bool *rebuild, bool *judged)
+{
+    uint64_t first, last;
+    *judged = false;
+    if (rcn_recovery_span (e, &first, &last, NULL, 0) != RCN_OK)
+        return RCN_OK;
+    *judged = true;
+    if (first - 1 > head) {
+        *result = RCN_EGAP;
+        return RCN_OK;
+    }
+    uint8_t below[RCN_HASH_SIZE] = { 0 };
+    if (first - 1 == head)
+        memcpy (below, head_hash, RCN_HASH_SIZE);
+    else if (first > 1) {
+        uint8_t key[KEY_SIZE];
+        key_make (key, e->h.origin, first - 1);
+        MDB_val k = val (key, KEY_SIZE), v;
+        int mrc = mdb_get (txn, s->entries, &k, &v);
+        if (mrc == MDB_NOTFOUND) {
+            *result = RCN_ECHAIN;   /* first-1 lies in an earlier lost span: links to nothing */
+            return RCN_OK;
+        }
+        if (mrc)
+            return store_db_fail ("reading an entry", mrc);
+        rcn_entry_t *b = NULL;
+        int rc = entry_from_stored (&v, &b);
+        if (rc)
+            return rc;
+        memcpy (below, rcn_entry_hash (b), RCN_HASH_SIZE);
+        rcn_entry_destroy (&b);
+    }
+    if (memcmp (e->h.prev, below, RCN_HASH_SIZE) != 0) {
+        *result = RCN_ECHAIN;
+        return RCN_OK;
+    }
+    uint8_t key[KEY_SIZE], span[LOST_SIZE];
+    key_make (key, e->h.origin, first);
+    be64_put (span, last);
+    be64_put (span + 8, e->h.seq);
+    MDB_val k = val (key, KEY_SIZE), v = val (span, LOST_SIZE);
+    int rc = db_rc ("recording a lost span", mdb_put (txn, s->lost, &k, &v, 0));
+    if (rc)
+        return rc;
+    if (first <= head) {
+        char o[20];
+        rcn_info ("store: origin %s declared seqs %" PRIu64 "..%" PRIu64 " lost; the %" PRIu64
+                  " of them held here leave the views", store_origin_short (e->h.origin, o),
+                  first, last, head - first + 1);
+        *rebuild = true;
+    }
+    return store_new (s, txn, e, result);
+}
+
 /* Judges e against the log as this transaction sees it (earlier entries of the batch
  * included) and stores it. *result gets the per-entry outcome; the return is a hard error. */
 static int
 append_one (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result, bool *rebuild)
 {
-    uint8_t key[KEY_SIZE], head_hash[RCN_HASH_SIZE], head_val[HEAD_SIZE];
-    uint64_t head, fork_seq;
+    uint8_t key[KEY_SIZE], head_hash[RCN_HASH_SIZE];
+    uint64_t head;
     key_make (key, e->h.origin, e->h.seq);
     MDB_val k = val (key, KEY_SIZE), v;
     int rc, mrc = mdb_get (txn, s->entries, &k, &v);
@@ -510,12 +623,26 @@ append_one (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result, bool *reb
     }
     if ((rc = store_head_get (s, txn, e->h.origin, &head, head_hash)) != RCN_OK)
         return rc;
+    if (e->h.kind == rcn_recovery_kind && e->h.seq > head
+        && (e->h.seq != head + 1 || memcmp (e->h.prev, head_hash, RCN_HASH_SIZE) != 0)) {
+        bool judged;
+        if ((rc = append_recovery (s, txn, e, head, head_hash, result, rebuild, &judged)) != RCN_OK
+            || judged)
+            return rc;
+    }
     if (e->h.seq > head + 1) {
         *result = RCN_EGAP;
         return RCN_OK;
     }
-    if (e->h.seq <= head) {     /* below the head yet not held: the store lost an entry */
-        char o[20];
+    if (e->h.seq <= head) {
+        bool lost;
+        if ((rc = store_lost_covers (s, txn, e->h.origin, e->h.seq, &lost)) != RCN_OK)
+            return rc;
+        if (lost) {                 /* found again after its origin declared it lost */
+            *result = RCN_ELOST;
+            return RCN_OK;
+        }
+        char o[20];                 /* below the head yet not held: the store lost an entry */
         rcn_warn ("store: origin %s holds head %" PRIu64 " but no seq %" PRIu64,
                   store_origin_short (e->h.origin, o), head, e->h.seq);
         return RCN_EDB;
@@ -524,29 +651,7 @@ append_one (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result, bool *reb
         *result = RCN_ECHAIN;
         return RCN_OK;
     }
-
-    const uint8_t *hash = rcn_entry_hash (e);
-    v = val (NULL, rcn_entry_raw_len (e));
-    if ((rc = db_rc ("storing an entry",
-                     mdb_put (txn, s->entries, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE))) != RCN_OK)
-        return rc;
-    rcn_entry_raw_write (e, v.mv_data);
-    MDB_val hk = val (hash, RCN_HASH_SIZE);
-    if ((rc = db_rc ("indexing an entry",
-                     mdb_put (txn, s->hashes, &hk, &k, MDB_NOOVERWRITE))) != RCN_OK)
-        return rc;
-    be64_put (head_val, e->h.seq);
-    memcpy (head_val + 8, hash, RCN_HASH_SIZE);
-    MDB_val ok = val (e->h.origin, RCN_KEY_SIZE), hv = val (head_val, HEAD_SIZE);
-    if ((rc = db_rc ("moving a head", mdb_put (txn, s->heads, &ok, &hv, 0))) != RCN_OK)
-        return rc;
-    *result = RCN_OK;
-
-    if ((rc = store_fork_seq_get (s, txn, e->h.origin, &fork_seq)) != RCN_OK)
-        return rc;
-    if (fork_seq && e->h.seq >= fork_seq)
-        return RCN_OK;
-    return apply_entry (s, txn, e);
+    return store_new (s, txn, e, result);
 }
 
 static int
@@ -611,7 +716,7 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
     struct { const char *name; MDB_dbi *dbi; } core[CORE_DBS] = {
         { "meta", &s->meta }, { "entries", &s->entries }, { "hashes", &s->hashes },
         { "heads", &s->heads }, { "forks", &s->forks }, { "forked", &s->forked },
-        { "invalid", &s->invalid },
+        { "invalid", &s->invalid }, { "lost", &s->lost },
     };
     bool create = !s->readonly;
     for (int i = 0; i < CORE_DBS; i++) {
@@ -1044,6 +1149,28 @@ rcn_store_invalid_reason (rcn_store_t *s, const uint8_t hash[RCN_HASH_SIZE], cha
         buf[0] = '\0';
     lookup_ctx_t c = { hash, RCN_HASH_SIZE, s->invalid, buf, len, NULL };
     return store_with_read_txn (s, lookup_txn, &c);
+}
+
+typedef struct {
+    const uint8_t *origin;
+    uint64_t seq;
+    bool *lost;
+} lost_ctx_t;
+
+static int
+lost_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    lost_ctx_t *c = ctx;
+    return store_lost_covers (s, txn, c->origin, c->seq, c->lost);
+}
+
+int
+rcn_store_lost (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq, bool *lost)
+{
+    assert (s && origin && lost);
+    *lost = false;
+    lost_ctx_t c = { origin, seq, lost };
+    return store_with_read_txn (s, lost_txn, &c);
 }
 
 int

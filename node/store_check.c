@@ -2,8 +2,9 @@
  *
  * It answers one question for an operator or an auditor: is what this store holds a sound log?
  * Every entry parses, sits under its own (origin, seq), verifies and (when the caller names the
- * members) comes from a member; each origin's seqs run from 1 without a gap and chain by prev;
- * the hash index, the heads and the fork records agree with the entries.
+ * members) comes from a member; each origin's seqs run from 1 without a gap and chain by prev,
+ * except over a span its origin declared lost in a Recovery (recovery.h); the hash index, the
+ * heads, the lost spans and the fork records agree with the entries.
  *
  * The one decision: it re-derives everything from the raw stored entries and trusts no index.
  * Heads, the hash index and fork marks are what it checks, never what it reads to find its
@@ -20,12 +21,14 @@
 
 #include <lmdb.h>
 
+#include "rcn/recovery.h"
 #include "store_impl.h"
 
 typedef struct {
     rcn_member_fn is_member;
     void *member_ctx;
     uint64_t *checked;
+    uint64_t recoveries;
     char *why;
     size_t whylen;
 } check_ctx_t;
@@ -82,6 +85,48 @@ check_entry (check_ctx_t *c, const MDB_val *v, const uint8_t *origin, uint64_t s
         return fault (c, RCN_ESIG, origin, seq, "%ssignature does not verify", what);
     if (c->is_member && !c->is_member (origin, c->member_ctx))
         return fault (c, RCN_EORIGIN, origin, seq, "%sorigin is not a member", what);
+    return RCN_OK;
+}
+
+/* e, a verified Recovery that does not follow last_seq, the highest seq of its origin below
+ * it: its span must end just below it, start at most one above last_seq, link by prev to the
+ * entry below the span, and be recorded in `lost` (the store's record of it). */
+static int
+check_recovery (rcn_store_t *s, MDB_txn *txn, check_ctx_t *c, rcn_entry_t *e, uint64_t last_seq)
+{
+    const uint8_t *origin = e->h.origin;
+    uint64_t seq = e->h.seq, first, last;
+    char why[WHY_MAX];
+    if (rcn_recovery_span (e, &first, &last, why, sizeof why) != RCN_OK)
+        return fault (c, RCN_ECHAIN, origin, seq, "a Recovery that does not follow seq %" PRIu64
+                      " declares no span: %s", last_seq, why);
+    if (first - 1 > last_seq)
+        return fault (c, RCN_EGAP, origin, seq, "gap: seq %" PRIu64 " is missing (the Recovery "
+                      "declares only %" PRIu64 "..%" PRIu64 " lost)", last_seq + 1, first, last);
+    uint8_t below[RCN_HASH_SIZE] = { 0 };
+    if (first > 1) {
+        uint8_t key[KEY_SIZE];
+        key_make (key, origin, first - 1);
+        MDB_val bk = val (key, KEY_SIZE), bv;
+        rcn_entry_t *b = NULL;
+        if (mdb_get (txn, s->entries, &bk, &bv) != MDB_SUCCESS
+            || rcn_entry_from_raw (bv.mv_data, bv.mv_size, false, &b) != RCN_OK)
+            return fault (c, RCN_ECHAIN, origin, seq, "the Recovery links to seq %" PRIu64
+                          ", which is not held", first - 1);
+        memcpy (below, rcn_entry_hash (b), RCN_HASH_SIZE);
+        rcn_entry_destroy (&b);
+    }
+    if (memcmp (e->h.prev, below, RCN_HASH_SIZE) != 0)
+        return fault (c, RCN_ECHAIN, origin, seq, "the Recovery's prev does not match the hash of "
+                      "seq %" PRIu64, first - 1);
+    uint8_t key[KEY_SIZE];
+    key_make (key, origin, first);
+    MDB_val lk = val (key, KEY_SIZE), lv;
+    if (mdb_get (txn, s->lost, &lk, &lv) != MDB_SUCCESS || lv.mv_size != 16
+        || be64_get (lv.mv_data) != last || be64_get ((uint8_t *) lv.mv_data + 8) != seq)
+        return fault (c, RCN_EDB, origin, seq, "the lost span %" PRIu64 "..%" PRIu64 " is not "
+                      "recorded as the Recovery declares it", first, last);
+    c->recoveries++;
     return RCN_OK;
 }
 
@@ -163,13 +208,20 @@ check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
             origins++;
         }
         uint64_t seq = be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE);
-        if (seq != last_seq + 1) {
-            rc = fault (c, RCN_EGAP, origin, seq, "gap: seq %" PRIu64 " is missing", last_seq + 1);
+        if (seq <= last_seq) {
+            rc = fault (c, RCN_EDB, origin, seq, "out of order after seq %" PRIu64, last_seq);
             goto done;
         }
         if ((rc = check_entry (c, &v, origin, seq, "", &e)) != RCN_OK)
             goto done;
-        if (memcmp (e->h.prev, last_hash, RCN_HASH_SIZE) != 0) {
+        bool links = seq == last_seq + 1 && memcmp (e->h.prev, last_hash, RCN_HASH_SIZE) == 0;
+        if (!links && e->h.kind == rcn_recovery_kind) {
+            if ((rc = check_recovery (s, txn, c, e, last_seq)) != RCN_OK)
+                goto done;
+        } else if (seq != last_seq + 1) {
+            rc = fault (c, RCN_EGAP, origin, seq, "gap: seq %" PRIu64 " is missing", last_seq + 1);
+            goto done;
+        } else if (!links) {
             rc = fault (c, RCN_ECHAIN, origin, seq, "prev does not match the hash of seq %" PRIu64,
                         last_seq);
             goto done;
@@ -203,6 +255,16 @@ check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
                     hh.ms_entries, origins);
         goto done;
     }
+    MDB_stat ls;
+    if ((mrc = mdb_stat (txn, s->lost, &ls)) != 0) {
+        rc = store_db_fail ("reading statistics", mrc);
+        goto done;
+    }
+    if (ls.ms_entries != c->recoveries) {
+        rc = fault (c, RCN_EDB, NULL, 0, "%zu lost spans recorded for %" PRIu64 " Recovery "
+                    "entries", ls.ms_entries, c->recoveries);
+        goto done;
+    }
     if (hs.ms_entries != *c->checked) {
         rc = fault (c, RCN_EDB, NULL, 0, "hash index holds %zu hashes for %" PRIu64 " entries",
                     hs.ms_entries, *c->checked);
@@ -223,7 +285,7 @@ rcn_store_check (rcn_store_t *s, rcn_member_fn is_member, void *member_ctx,
     uint64_t count = 0;
     if (why && whylen)
         why[0] = '\0';
-    check_ctx_t c = { is_member, member_ctx, checked ? checked : &count, why, whylen };
+    check_ctx_t c = { is_member, member_ctx, checked ? checked : &count, 0, why, whylen };
     *c.checked = 0;
     return store_with_read_txn (s, check_txn, &c);
 }

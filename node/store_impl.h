@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <lmdb.h>
 
@@ -24,7 +25,7 @@ typedef struct {
 
 struct rcn_store {
     MDB_env *env;
-    MDB_dbi entries, hashes, heads, forks, forked, invalid, meta;
+    MDB_dbi entries, hashes, heads, forks, forked, invalid, lost, meta;
     kind_slot_t *kinds;
     size_t nkinds;
     rcn_member_fn is_member;
@@ -48,6 +49,23 @@ be64_get (const uint8_t *p)
     return v;
 }
 
+static inline void
+be64_put (uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t) (v & 0xff);
+        v >>= 8;
+    }
+}
+
+/* The key of (origin, seq) in `entries`: origin | be64(seq). */
+static inline void
+key_make (uint8_t key[KEY_SIZE], const uint8_t origin[RCN_KEY_SIZE], uint64_t seq)
+{
+    memcpy (key, origin, RCN_KEY_SIZE);
+    be64_put (key + RCN_KEY_SIZE, seq);
+}
+
 static inline MDB_val
 val (const void *data, size_t size)
 {
@@ -68,6 +86,10 @@ int store_head_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_
 
 /* The lowest seq at which origin is marked forked; 0 when it is not. */
 int store_fork_seq_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t *fork_seq);
+
+/* Whether origin's seq lies in a span its origin declared lost (a Recovery, recovery.h). */
+int store_lost_covers (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t seq,
+                       bool *covered);
 
 /* Whether stored value v is exactly e, in the storage form sig | signed (entry.h). No crypto. */
 bool store_raw_equal (const MDB_val *v, const rcn_entry_t *e);

@@ -18,10 +18,14 @@
 #include "rcn/log.h"
 #include "rcn/repl.h"
 #include "rcn/transport.h"
+#include "rcn/vpool.h"
 #include "rcn/wire.h"
 
 #define HEARTBEAT_MS 1000
 #define MISMATCH_LOG_MS 60000
+#define LIVE_BATCH 256               /* live entries ingested as one group, at most */
+#define SUB_BUDGET 256               /* messages taken from one SUB socket per rcn_sync_handle */
+#define SUB_SLICE 32                 /* … in turns of this many, so no peer starves the others */
 
 /* A connection that ended, to be checked for having come back. */
 typedef struct {
@@ -56,6 +60,13 @@ struct rcn_sync {
     rcn_transport_counts_t counts_pub, counts_router;
     link_t links[RCN_MAX_MEMBERS];
     rcn_repl_t *repl;
+    rcn_vpool_t *pool;               /* signature checks of live batches and pull replies */
+    /* Live entries drained from the SUB sockets, ingested as one group (flush_live): the
+     * frames are kept until then, the entries point into them. */
+    zmq_msg_t live_msg[LIVE_BATCH];
+    const uint8_t *live_wire[LIVE_BATCH];
+    size_t live_len[LIVE_BATCH], live_peer[LIVE_BATCH];
+    size_t nlive;
     uint64_t next_heartbeat;
     uint64_t served, serve_refused, router_malformed, published, publish_dropped;
     /* poll bookkeeping: which socket each returned item is */
@@ -71,7 +82,7 @@ region_of (const rcn_sync_t *s, size_t i, char buf[16])
 
 int
 rcn_sync_open (void *zctx, const rcn_roster_t *roster, const rcn_keys_t *keys, rcn_store_t *store,
-               rcn_sync_t **out, char *why, size_t whylen)
+               const rcn_sync_opts_t *opts, rcn_sync_t **out, char *why, size_t whylen)
 {
     rcn_sync_t *s = calloc (1, sizeof *s);
     if (!s)
@@ -88,6 +99,11 @@ rcn_sync_open (void *zctx, const rcn_roster_t *roster, const rcn_keys_t *keys, r
     int rc = rcn_repl_new (store, roster, s->self, &s->repl);
     if (rc != RCN_OK)
         goto fail;
+    if ((rc = rcn_vpool_new (rcn_vpool_default_threads (), &s->pool)) != RCN_OK) {
+        rcn_errf (why, whylen, "cannot start the signature checking threads");
+        goto fail;
+    }
+    rcn_repl_set_pool (s->repl, s->pool);
     /* ZAP first: a CURVE server bound before its ZAP handler runs admits any key. */
     uint8_t allow[RCN_MAX_MEMBERS][32];
     size_t na = 0;
@@ -99,7 +115,10 @@ rcn_sync_open (void *zctx, const rcn_roster_t *roster, const rcn_keys_t *keys, r
     rcn_transport_opts_t o;
     rcn_transport_opts_default (&o);
     o.max_msg = RCN_PULL_REPLY_MAX + 1024;
-    if ((rc = rcn_transport_bind (zctx, ZMQ_PUB, me->pub, rcn_keys_curve_secret (keys), &o,
+    rcn_transport_opts_t po = o;                   /* PUB: the back-pressure knob */
+    if (opts && opts->pub_hwm > 0)
+        po.sndhwm = opts->pub_hwm;
+    if ((rc = rcn_transport_bind (zctx, ZMQ_PUB, me->pub, rcn_keys_curve_secret (keys), &po,
                                   &s->pub, why, whylen)) != RCN_OK
         || (rc = rcn_transport_bind (zctx, ZMQ_ROUTER, me->sync, rcn_keys_curve_secret (keys), &o,
                                      &s->router, why, whylen)) != RCN_OK
@@ -127,8 +146,9 @@ rcn_sync_open (void *zctx, const rcn_roster_t *roster, const rcn_keys_t *keys, r
                                          &s->links[i].mon_dealer)) != RCN_OK)
             goto fail;
     }
-    rcn_info ("sync: pub %s and sync %s bound behind the roster's %zu CURVE keys; %zu peers",
-              me->pub, me->sync, na, s->n - 1);
+    rcn_info ("sync: pub %s and sync %s bound behind the roster's %zu CURVE keys; %zu peers; "
+              "signatures checked on %zu threads", me->pub, me->sync, na, s->n - 1,
+              rcn_vpool_threads (s->pool));
     *out = s;
     return RCN_OK;
 fail:
@@ -163,6 +183,9 @@ rcn_sync_destroy (rcn_sync_t **self_p)
     close_sock (&s->router);
     rcn_zap_destroy (&s->zap);
     rcn_repl_destroy (&s->repl);
+    rcn_vpool_destroy (&s->pool);
+    for (size_t i = 0; i < s->nlive; i++)
+        zmq_msg_close (&s->live_msg[i]);
     free (s);
     *self_p = NULL;
 }
@@ -223,15 +246,32 @@ close_frames (zmq_msg_t *frames, int n)
         zmq_msg_close (&frames[i]);
 }
 
+/* Hands the live entries drained so far to replication as one group, and lets their frames go. */
 static void
-on_sub (rcn_sync_t *s, size_t peer, uint64_t now)
+flush_live (rcn_sync_t *s, uint64_t now)
+{
+    if (s->nlive == 0)
+        return;
+    rcn_repl_on_live_batch (s->repl, s->live_peer, s->live_wire, s->live_len, s->nlive, now);
+    for (size_t i = 0; i < s->nlive; i++)
+        zmq_msg_close (&s->live_msg[i]);
+    s->nlive = 0;
+}
+
+/* Takes up to max messages from peer's SUB without waiting: live entries join the batch (handed
+ * on when it is full), heartbeats are handled at once — after the entries before them, so an
+ * entry published before a peer's first heartbeat is judged, as ever, as from a peer not heard
+ * yet. Returns how many it took; fewer than max: the socket is empty. */
+static int
+on_sub (rcn_sync_t *s, size_t peer, int max, uint64_t now)
 {
     link_t *l = &s->links[peer];
-    for (int budget = 0; budget < 256; budget++) {
+    int taken = 0;
+    for (; taken < max; taken++) {
         zmq_msg_t f[2];
         int nf = recv_frames (l->sub, f, 2);
         if (nf == 0)
-            return;
+            return taken;
         if (nf != 2 || zmq_msg_size (&f[0]) != 1) {
             l->malformed++;
             if (nf > 0)
@@ -241,9 +281,21 @@ on_sub (rcn_sync_t *s, size_t peer, uint64_t now)
         const uint8_t *data = zmq_msg_data (&f[1]);
         size_t len = zmq_msg_size (&f[1]);
         char topic = *(const char *) zmq_msg_data (&f[0]);
-        if (topic == 'E')
-            rcn_repl_on_live (s->repl, peer, data, len, now);
-        else if (topic == 'H') {
+        if (topic == 'E') {
+            zmq_msg_t *m = &s->live_msg[s->nlive];
+            zmq_msg_init (m);
+            zmq_msg_move (m, &f[1]);            /* kept until flush_live; data lives in it */
+            s->live_wire[s->nlive] = zmq_msg_data (m);
+            s->live_len[s->nlive] = zmq_msg_size (m);
+            s->live_peer[s->nlive] = peer;
+            s->nlive++;
+            close_frames (f, nf);
+            if (s->nlive == LIVE_BATCH)
+                flush_live (s, now);
+            continue;
+        }
+        if (topic == 'H') {
+            flush_live (s, now);
             rcn_heartbeat_t *hb = malloc (sizeof *hb);
             char why[256];
             if (hb && rcn_heartbeat_decode (data, len, hb, why, sizeof why) == RCN_OK) {
@@ -268,6 +320,38 @@ on_sub (rcn_sync_t *s, size_t peer, uint64_t now)
             l->malformed++;
         close_frames (f, nf);
     }
+    return taken;
+}
+
+/* Every readable SUB socket, in turns of SUB_SLICE messages, up to SUB_BUDGET each: the live
+ * entries of all of them go to the store in groups of up to LIVE_BATCH (one commit each, their
+ * signatures checked on the pool's threads), not one commit per entry. */
+static void
+on_subs (rcn_sync_t *s, const zmq_pollitem_t *items, size_t n, uint64_t now)
+{
+    int left[RCN_MAX_MEMBERS] = { 0 };
+    bool any = false;
+    for (size_t k = 0; k < n; k++) {
+        if (!(items[k].revents & ZMQ_POLLIN))
+            continue;
+        for (size_t i = 0; i < s->n; i++)
+            if (i != s->self && s->polled[k] == s->links[i].sub) {
+                left[i] = SUB_BUDGET;
+                any = true;
+            }
+    }
+    while (any) {
+        any = false;
+        for (size_t i = 0; i < s->n; i++) {
+            if (left[i] == 0)
+                continue;
+            int want = left[i] < SUB_SLICE ? left[i] : SUB_SLICE;
+            int got = on_sub (s, i, want, now);
+            left[i] = got < want ? 0 : left[i] - got;
+            any = any || left[i] > 0;
+        }
+    }
+    flush_live (s, now);
 }
 
 static void
@@ -334,6 +418,7 @@ on_router (rcn_sync_t *s)
 void
 rcn_sync_handle (rcn_sync_t *s, const zmq_pollitem_t *items, size_t n, uint64_t now)
 {
+    on_subs (s, items, n, now);
     for (size_t k = 0; k < n; k++) {
         if (!(items[k].revents & ZMQ_POLLIN))
             continue;
@@ -345,9 +430,7 @@ rcn_sync_handle (rcn_sync_t *s, const zmq_pollitem_t *items, size_t n, uint64_t 
         for (size_t i = 0; i < s->n; i++) {
             if (i == s->self)
                 continue;
-            if (sock == s->links[i].sub)
-                on_sub (s, i, now);
-            else if (sock == s->links[i].dealer)
+            if (sock == s->links[i].dealer)
                 on_dealer (s, i, now);
         }
     }
@@ -409,7 +492,10 @@ watch_link (rcn_sync_t *s, size_t i, uint64_t now)
     const rcn_member_t *m = rcn_roster_member (s->roster, i);
     uint64_t refused_before = link_refused (l);
     watch_socket (s, i, l->sub, m->pub, l->mon_sub, &l->counts_sub, &l->re_sub, now);
+    uint64_t dealer_drops = l->counts_dealer.disconnected;
     watch_socket (s, i, l->dealer, m->sync, l->mon_dealer, &l->counts_dealer, &l->re_dealer, now);
+    if (l->counts_dealer.disconnected > dealer_drops)
+        rcn_repl_link_lost (s->repl, i);      /* what we asked on it is gone: ask again now */
     if (link_refused (l) > refused_before) {
         char r[16];
         rcn_warn ("sync: peer %s refused our handshake (is this member in its roster, with these "
@@ -523,6 +609,7 @@ rcn_sync_peers_json (const rcn_sync_t *s, uint64_t now)
         json_object_set_new (o, "heartbeats", json_integer ((json_int_t) pi->heartbeats));
         json_object_set_new (o, "pulls_sent", json_integer ((json_int_t) pi->pulls_sent));
         json_object_set_new (o, "pulls_timed_out", json_integer ((json_int_t) pi->pulls_timed_out));
+        json_object_set_new (o, "pulls_cut", json_integer ((json_int_t) pi->pulls_cut));
         json_object_set_new (o, "entries_pulled", json_integer ((json_int_t) pi->entries_pulled));
         json_object_set_new (o, "malformed", json_integer ((json_int_t) s->links[i].malformed));
         /* Handshakes on our connections to it that failed: it refused us (not in its

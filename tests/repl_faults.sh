@@ -4,7 +4,9 @@
 # origin is down, rejoin after a wiped data dir and after an old backup (own entries taken
 # back from peers, then the next seq: no fork), and the case the high-water mark exists for —
 # an entry committed only on a member that was then wiped: it stays blocked and says which
-# seq is nowhere. One alliance of three runs through all of it.
+# seqs are nowhere, until an operator declares them lost (rcctl recover --declare-lost, a
+# Recovery entry) and it authors again from the seq above. One alliance of three runs through
+# all of it.
 B=${1:?build dir}
 . "$(dirname "$0")/repl_lib.sh"
 
@@ -135,6 +137,8 @@ wipe 1
 check "member 1 starts wiped, with every peer down" start 1
 check "…blocked" test "$(status_of 1 blocked)" = true
 expect_fail 1 "EBLOCKED" "…and refuses to author" -- "$RCCTL" -d "$(D 1)" alert send --severity minor --text x --wait local
+expect_fail 1 "not every peer has been heard" "…and refuses to declare seqs lost while its peers were never heard" \
+  -- "$RCCTL" -d "$(D 1)" recover --declare-lost --wait local
 check "members 2 and 3 start" eval 'start 2 && start 3'
 check "member 1 takes back what its peers hold (seq $h1)" wait_head 20 1 310000 "$h1"
 check "all three see each other up" wait_up 20 1 2 3
@@ -146,6 +150,22 @@ check "rcctl status says so to the operator" eval '"$RCCTL" -d "$(D 1)" status |
 check "…and it does not pull in a loop for what nobody has (at most 20 pulls in 3 s)" pulls_quiet 1 3 20
 expect_fail 1 "EBLOCKED" "…and it still refuses to author" -- "$RCCTL" -d "$(D 1)" alert send --severity minor --text x --wait local
 check "the others converge with it on what exists" converged -t 20
+check "rcctl recover tells the operator the seqs may be declared lost" \
+  eval 'grep -q "recover --declare-lost is possible" <<<"$("$RCCTL" -d "$(D 1)" recover)"'
+out=$("$RCCTL" -d "$(D 1)" recover --declare-lost --reason "drill: data dir wiped" 2>&1 || true)
+echo "     rcctl said: $out"
+check "recover --declare-lost signs a Recovery for seqs $((h1 + 1))..$((h1 + 2)) at seq $((h1 + 3))" \
+  eval 'grep -q "declared own seqs $((h1 + 1))..$((h1 + 2)) lost: Recovery [0-9a-f]\{64\} (seq $((h1 + 3)))" <<<"$out"'
+check "…acknowledged as held by a peer" grep -q "held by a peer" <<<"$out"
+check "member 1 is no longer blocked" wait_field 5 1 blocked false
+out=$(send 1 "after the recovery" --wait local 2>&1 || true)
+check "its next write takes seq $((h1 + 4)) (no seq signed twice)" test "$(seq_of <<<"$out")" = $((h1 + 4))
+expect_fail 1 "nothing to recover" "a second recover --declare-lost is refused" \
+  -- "$RCCTL" -d "$(D 1)" recover --declare-lost --wait local
+check "all three converge over the lost span" converged -t 20
+check "every member lists the declared span" \
+  eval '[ "$("$RCCTL" -d "$(D 3)" recovery list --json | json "[(r[\"region\"], r[\"first_lost\"], r[\"last_lost\"], r[\"reason\"]) for r in d]")" = "[[\"310000\", $((h1 + 1)), $((h1 + 2)), \"drill: data dir wiped\"]]" ]'
+check "no member holds fork evidence" no_forks 1 2 3
 # --- a member rolled back whole (a VM snapshot: keys and high-water mark too) ------------------
 # The mark cannot tell; what is asked is that nothing is lost silently: the member either
 # refuses, or takes its own entries back before signing (next seq), or — if it signs a seq its

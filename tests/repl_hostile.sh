@@ -7,8 +7,10 @@
 # its keys: it binds member 3's PUB endpoint, where members 1 and 2 subscribe, and publishes
 # hostile frames phase by phase, lying heartbeats, and finally 5 valid entries of member 3's
 # own. Then it hits member 1's sync ROUTER with bad pull requests and a flood of good ones.
-# Members 1 and 2 write all along, and `status` is polled on both. Finally member 3's real
-# rcnode starts on its dir (which the injector only read) and the three must converge.
+# Members 1 and 2 write all along, and `status` is polled on both. Then member 3's real
+# rcnode starts on its dir (which the injector only read) and the three must converge. Last,
+# the injector publishes a second entry at member 3's head seq: a fork, shown as such on the
+# members that hold both, applied from there on by none of them, and not fetched in a loop.
 B=${1:?build dir}
 . "$(dirname "$0")/repl_lib.sh"
 
@@ -273,6 +275,34 @@ check "…and its entry reaches members 1 and 2" \
   eval 'wait_head 8 1 330000 $((VALID_TO + 1)) && wait_head 3 2 330000 $((VALID_TO + 1))'
 check "the three members converge" converged -t 10 1 2 3
 check "no member holds fork evidence" no_forks 1 2 3
+
+# --- a fork: member 3's key signs a second entry at a seq the others hold (invariant 7) --------
+h3=$(own_head 3)
+hash3=$("$RCCTL" -d "$(D 3)" export --origin 330000 --from "$h3" | head -1 | json "d['hash']")
+origin3=$(status_of 3 origin)
+check "member 3 stops" stop 3
+FORK_RC=0
+"$INJECT" --as "$(D 3)" --serve-pub --fork-only > "$T/fork.json" 2> "$T/fork.err" || FORK_RC=$?
+check "the injector publishes a second, validly signed entry of member 3's at seq $h3" \
+  eval 'test "$FORK_RC" = 0 && jcheck "$T/fork.json" "d[\"fork_seq\"] == '"$h3"'"'
+for i in 1 2; do
+  check "member $i shows 330000 as forked from seq $h3" \
+    wait_field 10 "$i" forked "[{\"region\": \"330000\", \"origin\": \"$origin3\", \"fork_seq\": $h3}]"
+  check "…keeps both entries: the log's and one fork record" \
+    eval 'test "$(status_of '"$i"' forks)" = 1 && test "$(head_of '"$i"' 330000)" = '"$h3"''
+  check "…applies nothing of 330000 from seq $h3 on (its alert is gone from the view)" \
+    eval '! grep -q "$hash3" <<<"$("$RCCTL" -d "$(D '"$i"')" alert list --all --json)"'
+  check "…and rcctl status says so" \
+    eval 'grep -q "FORKED      330000 signed two entries at seq '"$h3"'" <<<"$("$RCCTL" -d "$(D '"$i"')" status)"'
+done
+check "member 3 starts again" start 3
+check "member 3, which holds only one of the two, applies its own entry" \
+  eval 'grep -q "$hash3" <<<"$("$RCCTL" -d "$(D 3)" alert list --all --json)"'
+out=$(send 3 "after the fork" --wait local 2>&1) || true
+check "member 3 writes seq $((h3 + 1))" test "$(seq_of <<<"$out")" = $((h3 + 1))
+check "the three logs converge (fork evidence is kept beside the log)" converged -t 20 1 2 3
+check "member 1 does not pull the forked origin in a loop (at most 20 pulls in 3 s)" pulls_quiet 1 3 20
+check "…nor counts more than the one fork record" test "$(status_of 1 forks)" = 1
 check "all stop cleanly" stop_all
 check "verify-log and verify_export.py accept members 1, 2 and 3" verify_all 1 2 3
 check "no node log holds a sanitizer report or a failed assertion" logs_clean

@@ -18,7 +18,7 @@
 static void
 test_strerror (void)
 {
-    for (int rc = 0; rc >= RCN_ESTATE; rc--)
+    for (int rc = 0; rc >= RCN_ELOST; rc--)
         CHECK (strcmp (rcn_strerror (rc), "unknown error") != 0);
     CHECK (strcmp (rcn_strerror (-999), "unknown error") == 0);
     char buf[8];

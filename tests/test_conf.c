@@ -26,6 +26,7 @@ sample (rcn_conf_t *c)
     snprintf (c->log_level, sizeof c->log_level, "debug");
     c->map_size_mb = 2048;
     snprintf (c->operator_name, sizeof c->operator_name, "Li Wei");
+    c->pub_hwm = 50;
 }
 
 static char *
@@ -75,6 +76,7 @@ test_round_trip (void)
     CHECK (strcmp (got.log_level, "debug") == 0);
     CHECK_EQ (got.map_size_mb, 2048);
     CHECK (strcmp (got.operator_name, "Li Wei") == 0);
+    CHECK_EQ (got.pub_hwm, 50);
 
     /* The file explains itself: every key has a comment before it. */
     FILE *f = fopen (p, "r");
@@ -89,7 +91,7 @@ test_round_trip (void)
         snprintf (prev, sizeof prev, "%s", line);
     }
     fclose (f);
-    CHECK_EQ (keys, 10);
+    CHECK_EQ (keys, 11);
     CHECK_EQ (commented, keys);
 
     /* Loaded paths are absolute; writing the loaded conf elsewhere keeps them working. */
@@ -141,6 +143,7 @@ test_defaults (void)
     c.roster_path[0] = c.keys_path[0] = c.data_path[0] = c.log_level[0] = '\0';
     c.map_size_mb = 0;
     c.operator_name[0] = '\0';
+    c.pub_hwm = 0;
     char why[1024] = "";
     REQUIRE (rcn_conf_write (d, &c, why, sizeof why) == RCN_OK);
     REQUIRE (rcn_conf_load (d, &got, why, sizeof why) == RCN_OK);
@@ -154,6 +157,18 @@ test_defaults (void)
     CHECK (strcmp (got.log_level, "info") == 0);
     CHECK_EQ (got.map_size_mb, 64);
     CHECK (strcmp (got.operator_name, "") == 0);
+    CHECK_EQ (got.pub_hwm, RCN_CONF_HWM_DEFAULT);
+    CHECK_EQ (got.pub_hwm, 1000);              /* libzmq's, what the transport used before */
+    /* A default is written commented out, with its value, for the operator to see. */
+    char p0[PATH_MAX + 32], line[512];
+    snprintf (p0, sizeof p0, "%s/node.conf", d);
+    FILE *f0 = fopen (p0, "r");
+    REQUIRE (f0);
+    bool shown = false;
+    while (fgets (line, sizeof line, f0))
+        shown |= strcmp (line, "# pub_hwm = 1000\n") == 0;
+    fclose (f0);
+    CHECK (shown);
     free (d);
 
     /* Minimal hand-written file: spaces optional, tabs, CRLF, comments and blank lines. */
@@ -172,8 +187,9 @@ test_defaults (void)
     CHECK (strcmp (got.pub, "tcp://10.0.0.1:7000") == 0);
     CHECK (strcmp (got.sync, "tcp://10.0.0.1:7001") == 0);
     CHECK (strcmp (got.operator_name, "Wang # not a comment: the whole value") == 0);
+    CHECK_EQ (got.pub_hwm, RCN_CONF_HWM_DEFAULT);
 
-    /* The node dir reached through a symlink is stored resolved. */
+        /* The node dir reached through a symlink is stored resolved. */
     char link[PATH_MAX + 32];
     snprintf (link, sizeof link, "%s/via-link", root);
     REQUIRE (symlink (d, link) == 0);
@@ -216,6 +232,42 @@ expect_bad (int line, const char *text, const char *want)
 #define L3 "pub = tcp://sh:7000\n"
 #define L4 "sync = tcp://sh:7001\n"
 
+/* pub_hwm: taken at both ends of its range and in between (the default when absent is checked
+ * in test_defaults, the refusals in test_errors). */
+static void
+test_pub_hwm (void)
+{
+    static const struct {
+        const char *line;
+        uint32_t want;
+    } cases[] = {
+        { "pub_hwm = 1\n", 1 },
+        { "pub_hwm=1000000\n", 1000000 },
+        { "\tpub_hwm =  50 \r\n", 50 },
+        { "# pub_hwm = 7\n", RCN_CONF_HWM_DEFAULT },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "hwm%zu", i);
+        char *d = node_dir (name);
+        char p[PATH_MAX + 32];
+        snprintf (p, sizeof p, "%s/node.conf", d);
+        FILE *f = fopen (p, "w");
+        REQUIRE (f);
+        fputs (L1 L2 L3 L4, f);
+        fputs (cases[i].line, f);
+        fclose (f);
+        rcn_conf_t got;
+        char why[1024] = "";
+        int rc = rcn_conf_load (d, &got, why, sizeof why);
+        if (rc)
+            fprintf (stderr, "    %s: why: %s\n", cases[i].line, why);
+        CHECK_EQ (rc, RCN_OK);
+        CHECK_EQ (got.pub_hwm, cases[i].want);
+        free (d);
+    }
+}
+
 static void
 test_errors (void)
 {
@@ -248,6 +300,20 @@ test_errors (void)
     BAD (L1 L2 L3 L4 "map_size_mb = 64MB\n", "node.conf:5: map_size_mb:");
     BAD (L1 L2 L3 L4 "map_size_mb = -1\n", "node.conf:5: map_size_mb:");
     BAD (L1 L2 L3 L4 "map_size_mb = 99999999999999999999999\n", "node.conf:5: map_size_mb:");
+    BAD (L1 L2 L3 L4 "pub_hwm = 0\n",
+         "node.conf:5: pub_hwm: '0' is not a whole number of messages 1..1000000");
+    BAD (L1 L2 L3 L4 "pub_hwm = 1000001\n", "node.conf:5: pub_hwm: '1000001' is not a whole");
+    BAD (L1 L2 L3 L4 "pub_hwm = 99999999999999999999999\n", "node.conf:5: pub_hwm:");
+    BAD (L1 L2 L3 L4 "pub_hwm = -1\n", "node.conf:5: pub_hwm: '-1'");
+    BAD (L1 L2 L3 L4 "pub_hwm = 1k\n", "node.conf:5: pub_hwm: '1k'");
+    BAD (L1 L2 L3 L4 "pub_hwm = 1e3\n", "node.conf:5: pub_hwm: '1e3'");
+    BAD (L1 L2 L3 L4 "pub_hwm = 0x10\n", "node.conf:5: pub_hwm: '0x10'");
+    BAD (L1 L2 L3 L4 "pub_hwm = 10 00\n", "node.conf:5: pub_hwm: '10 00'");
+    BAD (L1 L2 L3 L4 "pub_hwm = many\n", "node.conf:5: pub_hwm: 'many'");
+    BAD (L1 L2 L3 L4 "pub_hwm =\n", "node.conf:5: pub_hwm: ''");
+    BAD (L1 L2 "pub_hwm = 1\n" L3 L4 "pub_hwm = 2\n",
+         "node.conf:6: duplicate key 'pub_hwm' (first set on line 3)");
+    BAD (L1 L2 L3 L4 "PUB_HWM = 1\n", "node.conf:5: unknown key 'PUB_HWM'");
     BAD (L1 L2 L3 L4 "roster =\n", "node.conf:5: roster: empty path");
     BAD (L1 L2 L3 L4 "\n\n\nkeys =   \n", "node.conf:8: keys: empty path");
     BAD (L1 L2 L3 L4 "operator = \x7f\n", "node.conf:5: operator:");
@@ -306,6 +372,12 @@ test_write_refuses (void)
     CHECK (strstr (why, "log_level") != NULL);
     CHECK (access (p, F_OK) != 0);
 
+    sample (&c);
+    c.pub_hwm = 2000000;
+    CHECK_EQ (rcn_conf_write (d, &c, why, sizeof why), RCN_EINVAL);
+    CHECK (strstr (why, "pub_hwm") != NULL);
+    CHECK (access (p, F_OK) != 0);
+
     snprintf (p, sizeof p, "%s/missing", root);
     sample (&c);
     CHECK_EQ (rcn_conf_write (p, &c, why, sizeof why), RCN_EIO);
@@ -322,6 +394,7 @@ main (void)
     free (rp);
     RUN (test_round_trip);
     RUN (test_defaults);
+    RUN (test_pub_hwm);
     RUN (test_errors);
     RUN (test_write_refuses);
     rcn_test_rmtree (root);

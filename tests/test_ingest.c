@@ -35,12 +35,13 @@ only_a (const uint8_t origin[32], void *ctx)
     return memcmp (origin, s_a.pk, 32) == 0;
 }
 
-/* The envelope of a's (or another signer's) seq `seq` in a chain whose prev is `prev`. */
+/* The envelope of m's seq `seq` in a chain whose prev is `prev`, its body filled with `fill`. */
 static uint8_t *
-wire_of (const member_t *m, uint64_t seq, const uint8_t *prev, uint8_t hash_out[32], size_t *len)
+wire_fill (const member_t *m, uint64_t seq, const uint8_t *prev, int fill, uint8_t hash_out[32],
+           size_t *len)
 {
     uint8_t body[40];
-    memset (body, (int) seq, sizeof body);
+    memset (body, fill, sizeof body);
     rcn_entry_t *e = NULL;
     REQUIRE (rcn_entry_sign (m->sk, seq, prev, 1795311000000ULL + seq, 1, 0, body, sizeof body,
                              &e) == RCN_OK);
@@ -49,6 +50,24 @@ wire_of (const member_t *m, uint64_t seq, const uint8_t *prev, uint8_t hash_out[
     REQUIRE (rcn_entry_encode (e, &w, len) == RCN_OK);
     rcn_entry_destroy (&e);
     return w;
+}
+
+/* The envelope of a's (or another signer's) seq `seq` in a chain whose prev is `prev`. */
+static uint8_t *
+wire_of (const member_t *m, uint64_t seq, const uint8_t *prev, uint8_t hash_out[32], size_t *len)
+{
+    return wire_fill (m, seq, prev, (int) seq, hash_out, len);
+}
+
+/* A copy of envelope w with one bit of its signature (the envelope's last field) flipped. */
+static uint8_t *
+forge (const uint8_t *w, size_t len)
+{
+    uint8_t *f = malloc (len);
+    REQUIRE (f);
+    memcpy (f, w, len);
+    f[len - 5] ^= 1;
+    return f;
 }
 
 static void
@@ -156,6 +175,137 @@ test_ingest (void)
     free (dir);
 }
 
+/* Two stores fed the same groups, one checking on the caller's thread (rcn_ingest), the
+ * other on a pool of 4 threads: the same per-entry results, the same stats, the same number of
+ * signature checks, the same log. The group mixes everything a group can hold: a chain, a
+ * forged copy just before its genuine entry, duplicates in the log and in the group, a gap,
+ * a stranger, garbage; then a catch-up chunk with fork evidence, one good and one forged. */
+static void
+test_pool_same_as_inline (void)
+{
+    char *dir[2] = { rcn_test_tmpdir ("ingest-inline"), rcn_test_tmpdir ("ingest-pool") };
+    rcn_store_opts_t o = { .is_member = only_a, .kinds = s_kinds };
+    rcn_store_t *s[2] = { NULL, NULL };
+    char why[256];
+    for (int k = 0; k < 2; k++)
+        REQUIRE (rcn_store_open (dir[k], &o, &s[k], why, sizeof why) == RCN_OK);
+    rcn_vpool_t *pool = NULL;
+    REQUIRE (rcn_vpool_new (4, &pool) == RCN_OK);
+
+    enum { C = 150, G = C + 40 };
+    uint8_t hash[C + 1][32], hx[32];
+    uint8_t *chain[C + 1];
+    size_t clen[C + 1];
+    for (int i = 1; i <= C; i++)
+        chain[i] = wire_of (&s_a, (uint64_t) i, i > 1 ? hash[i - 1] : NULL, hash[i], &clen[i]);
+    const uint8_t *g[G];
+    size_t glen[G], n = 0;
+    uint8_t *owned[16];
+    size_t nowned = 0;
+    const uint8_t junk[] = { 0x0a, 0x02, 'R', 'C' };
+    for (int i = 1; i <= 120; i++) {
+        if (i == 37 || i == 80) {                       /* a forged copy first */
+            owned[nowned] = forge (chain[i], clen[i]);
+            g[n] = owned[nowned++];
+            glen[n++] = clen[i];
+            if (i == 80) {                              /* twice: refused as its copy, no check */
+                g[n] = g[n - 1];
+                glen[n++] = clen[i];
+            }
+        }
+        if (i % 25 == 0) {                              /* garbage and a stranger here and there */
+            g[n] = junk;
+            glen[n++] = sizeof junk;
+            size_t l;
+            owned[nowned] = wire_of (&s_stranger, (uint64_t) i, NULL, hx, &l);
+            g[n] = owned[nowned++];
+            glen[n++] = l;
+        }
+        g[n] = chain[i];
+        glen[n++] = clen[i];
+        if (i % 30 == 0) {                              /* the same entry twice in one group */
+            g[n] = chain[i - 3];
+            glen[n++] = clen[i - 3];
+        }
+    }
+    g[n] = chain[C];                                    /* ahead of a gap */
+    glen[n++] = clen[C];
+    REQUIRE (n <= G);
+
+    int res[2][G];
+    rcn_ingest_stats_t st[2] = { { 0 }, { 0 } };
+    uint64_t checks[2];
+    for (int k = 0; k < 2; k++) {
+        uint64_t v = rcn_entry_verify_calls ();
+        if (k == 0)
+            CHECK_EQ (rcn_ingest (s[k], g, glen, n, res[k], &st[k]), RCN_OK);
+        else
+            CHECK_EQ (rcn_ingest_pooled (s[k], pool, g, glen, n, res[k], &st[k]), RCN_OK);
+        checks[k] = rcn_entry_verify_calls () - v;
+    }
+    CHECK (memcmp (res[0], res[1], n * sizeof (int)) == 0);
+    CHECK (memcmp (&st[0], &st[1], sizeof st[0]) == 0);
+    CHECK_EQ (checks[0], checks[1]);
+    CHECK_EQ (st[1].stored, 120);
+    CHECK_EQ (st[1].bad_sig, 3);
+    CHECK_EQ (st[1].duplicates, 4);
+    CHECK_EQ (st[1].malformed, 4);
+    CHECK_EQ (st[1].refused, 4 + 1);                    /* the strangers, the gap */
+    CHECK_EQ (res[1][n - 1], RCN_EGAP);
+    CHECK_EQ (checks[1], n - 4 - 4 - 1);                /* all but garbage and copies */
+    uint64_t head[2] = { 0, 0 };
+    for (int k = 0; k < 2; k++)
+        CHECK_EQ (rcn_store_head (s[k], s_a.pk, &head[k], NULL), RCN_OK);
+    CHECK_EQ (head[0], 120);
+    CHECK_EQ (head[1], 120);
+
+    /* A catch-up chunk: a different, validly signed seq 5 (fork evidence), a forged seq 6,
+     * then 121..150 linked. */
+    uint8_t h5[32];
+    size_t l5;
+    uint8_t *alt5 = wire_fill (&s_a, 5, hash[4], 0x77, h5, &l5);
+    uint8_t *alt6 = wire_fill (&s_a, 6, h5, 0x77, hx, &clen[0]);
+    uint8_t *bad6 = forge (alt6, clen[0]);
+    const uint8_t *c[2 + C - 120];
+    size_t cl[2 + C - 120], nc = 0;
+    c[nc] = alt5;
+    cl[nc++] = l5;
+    c[nc] = bad6;
+    cl[nc++] = clen[0];
+    for (int i = 121; i <= C; i++) {
+        c[nc] = chain[i];
+        cl[nc++] = clen[i];
+    }
+    rcn_ingest_stats_t cs[2] = { { 0 }, { 0 } };
+    int cres[2][2 + C - 120];
+    for (int k = 0; k < 2; k++)
+        CHECK_EQ (rcn_ingest_chunk_pooled (s[k], k ? pool : NULL, s_a.pk, c, cl, nc, cres[k], &cs[k]),
+                  RCN_OK);
+    CHECK (memcmp (cres[0], cres[1], nc * sizeof (int)) == 0);
+    CHECK (memcmp (&cs[0], &cs[1], sizeof cs[0]) == 0);
+    CHECK_EQ (cres[1][0], RCN_EFORK);
+    CHECK_EQ (cres[1][1], RCN_ESIG);
+    CHECK_EQ (cs[1].stored, C - 120);
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ (rcn_store_head (s[k], s_a.pk, &head[k], NULL), RCN_OK);
+        CHECK_EQ (head[k], C);
+    }
+
+    free (alt5);
+    free (alt6);
+    free (bad6);
+    for (size_t i = 0; i < nowned; i++)
+        free (owned[i]);
+    for (int i = 1; i <= C; i++)
+        free (chain[i]);
+    rcn_vpool_destroy (&pool);
+    for (int k = 0; k < 2; k++) {
+        rcn_store_destroy (&s[k]);
+        rcn_test_rmtree (dir[k]);
+        free (dir[k]);
+    }
+}
+
 int
 main (void)
 {
@@ -163,5 +313,6 @@ main (void)
     crypto_sign_keypair (s_a.pk, s_a.sk);
     crypto_sign_keypair (s_stranger.pk, s_stranger.sk);
     RUN (test_ingest);
+    RUN (test_pool_same_as_inline);
     return rcn_test_done ();
 }

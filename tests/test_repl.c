@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "rcn/codec.h"
+#include "rcn/recovery.h"
 #include "rcn/repl.h"
+#include "rcn/vpool.h"
 #include "rcn/wire.h"
 
 #define N 3
@@ -104,9 +106,9 @@ author (int m, size_t *len)
     return w;
 }
 
-/* from's heartbeat, as to's repl receives it. */
+/* from's heartbeat, as repl r receives it. */
 static void
-heartbeat (int from, int to, uint64_t now)
+heartbeat_to (int from, rcn_repl_t *r, uint64_t now)
 {
     uint8_t *w = NULL;
     size_t len = 0;
@@ -115,8 +117,15 @@ heartbeat (int from, int to, uint64_t now)
     rcn_heartbeat_t hb;
     char why[256];
     REQUIRE (rcn_heartbeat_decode (w, len, &hb, why, sizeof why) == RCN_OK);
-    rcn_repl_on_heartbeat (s_m[to].repl, ridx (from), &hb, now);
+    rcn_repl_on_heartbeat (r, ridx (from), &hb, now);
     free (w);
+}
+
+/* from's heartbeat, as to's repl receives it. */
+static void
+heartbeat (int from, int to, uint64_t now)
+{
+    heartbeat_to (from, s_m[to].repl, now);
 }
 
 /* Plans to's pulls and answers each from the planned peer's store; returns pulls served. */
@@ -357,14 +366,363 @@ test_fork_discovered_from_heartbeat (void)
     bool held = false;
     CHECK_EQ (rcn_store_holds (s_m[2].store, b, &held), RCN_OK);
     CHECK (held);
-    /* Not fetched forever: nothing more of origin 0 is planned, whatever peers announce. */
+    /* Not fetched forever: a peer announcing no more than we hold is not asked. */
     heartbeat (1, 2, now + 200);
     rcn_pull_plan_t plan[RCN_REPL_PULLS_MAX];
     size_t np = rcn_repl_plan_pulls (s_m[2].repl, now + 201, plan, RCN_REPL_PULLS_MAX);
     for (size_t i = 0; i < np; i++)
         CHECK (memcmp (plan[i].origin, s_m[0].pk, 32) != 0);
+
+    /* Member 1's branch grows: asked once (its chain does not continue ours: nothing stored),
+     * then not again while it announces no more, however long we wait. */
+    rcn_entry_t *b2 = NULL, *c = NULL;
+    REQUIRE (rcn_entry_sign (s_m[0].sk, seq + 1, rcn_entry_hash (b), 1795311000000ULL + seq + 1,
+                             99, 2, body_b, 8, &b2) == RCN_OK);
+    REQUIRE (rcn_store_append (s_m[1].store, &b2, 1, &res) == RCN_OK && res == RCN_OK);
+    heartbeat (1, 2, now + 300);
+    CHECK_EQ (pull_round (2, now + 301, true), 1);
+    CHECK_EQ (head (2, 0), seq);
+    for (uint64_t t = now + 400; t < now + 400 + 3 * RCN_REPL_STALL_MS; t += RCN_REPL_STALL_MS / 2) {
+        heartbeat (1, 2, t);
+        np = rcn_repl_plan_pulls (s_m[2].repl, t + 1, plan, RCN_REPL_PULLS_MAX);
+        for (size_t i = 0; i < np; i++)
+            CHECK (memcmp (plan[i].origin, s_m[0].pk, 32) != 0);
+    }
+    /* The origin's own chain (through a) goes on: that is pulled and stored, though no view
+     * applies it (invariant 7). */
+    REQUIRE (rcn_store_append (s_m[0].store, &a, 1, &res) == RCN_OK && res == RCN_OK);
+    REQUIRE (rcn_entry_sign (s_m[0].sk, seq + 1, rcn_entry_hash (a), 1795311000000ULL + seq + 1,
+                             99, 2, body_a, 8, &c) == RCN_OK);
+    REQUIRE (rcn_store_append (s_m[0].store, &c, 1, &res) == RCN_OK && res == RCN_OK);
+    s_m[0].seq = seq + 1;
+    memcpy (s_m[0].head, rcn_entry_hash (c), RCN_HASH_SIZE);
+    uint64_t t = now + 400 + 3 * RCN_REPL_STALL_MS;
+    heartbeat (0, 2, t);
+    CHECK (pull_round (2, t + 1, true) >= 1);
+    CHECK_EQ (head (2, 0), seq + 1);
     rcn_entry_destroy (&a);
     rcn_entry_destroy (&b);
+    rcn_entry_destroy (&b2);
+    rcn_entry_destroy (&c);
+}
+
+/* A pull in flight when the connection to its peer drops is lost with it: it is planned again
+ * at once (no RCN_REPL_PULL_TIMEOUT_MS wait), and a late reply to it is ignored as stale. */
+static void
+test_link_lost (void)
+{
+    uint64_t now = 1500000;
+    size_t len;
+    free (author (1, &len));
+    heartbeat (1, 2, now);
+    heartbeat (0, 2, now);
+    rcn_pull_plan_t first[RCN_REPL_PULLS_MAX], again[RCN_REPL_PULLS_MAX];
+    size_t np = rcn_repl_plan_pulls (s_m[2].repl, now + 1, first, RCN_REPL_PULLS_MAX);
+    REQUIRE (np == 1 && memcmp (first[0].origin, s_m[1].pk, 32) == 0);
+    CHECK_EQ (rcn_repl_plan_pulls (s_m[2].repl, now + 2, again, RCN_REPL_PULLS_MAX), 0);
+    rcn_repl_link_lost (s_m[2].repl, ridx (0));          /* another peer's link: no effect */
+    CHECK_EQ (rcn_repl_plan_pulls (s_m[2].repl, now + 3, again, RCN_REPL_PULLS_MAX), 0);
+    rcn_repl_link_lost (s_m[2].repl, first[0].peer);
+    CHECK_EQ (rcn_repl_peer (s_m[2].repl, first[0].peer)->pulls_cut, 1);
+    np = rcn_repl_plan_pulls (s_m[2].repl, now + 4, again, RCN_REPL_PULLS_MAX);
+    CHECK_EQ (np, 1);
+    CHECK (np == 1 && memcmp (again[0].origin, s_m[1].pk, 32) == 0
+           && again[0].from_seq == first[0].from_seq && again[0].request_id != first[0].request_id);
+    /* The first request's answer arrives late: stale, nothing taken from it. */
+    rcn_repl_stats_t before, after;
+    rcn_repl_stats (s_m[2].repl, &before);
+    rcn_pull_request_t req = { .request_id = first[0].request_id, .from_seq = first[0].from_seq,
+                               .max_bytes = RCN_ENTRY_MAX };
+    memcpy (req.origin, first[0].origin, 32);
+    memcpy (req.roster_hash, rcn_roster_hash (s_roster), 32);
+    uint8_t *w = NULL;
+    REQUIRE (rcn_pull_serve (s_m[1].store, &req, rcn_roster_hash (s_roster), &w, &len) == RCN_OK);
+    rcn_pull_reply_t *rep = NULL;
+    char why[256];
+    REQUIRE (rcn_pull_reply_decode (w, len, &rep, why, sizeof why) == RCN_OK);
+    rcn_repl_on_pull_reply (s_m[2].repl, first[0].peer, rep, now + 5);
+    rcn_repl_stats (s_m[2].repl, &after);
+    CHECK_EQ (after.stale_replies, before.stale_replies + 1);
+    /* The same answer to the request in flight is taken. */
+    rep->request_id = again[0].request_id;
+    rcn_repl_on_pull_reply (s_m[2].repl, again[0].peer, rep, now + 6);
+    CHECK_EQ (head (2, 1), head (1, 1));
+    rcn_pull_reply_destroy (&rep);
+    free (w);
+}
+
+/* ---- Live batches -------------------------------------------------------------------------
+ * Two new stores of member 0's, fed the same live entries of origins A and B: rx[0] one by one
+ * (rcn_repl_on_live, no pool), rx[1] as batches (rcn_repl_on_live_batch, a pool of 2). Their
+ * test kind notes the LMDB write transaction each entry is applied in, so a test can count the
+ * commits that stored entries (mdb_txn_id). Member 0's own chain (forked by the test above)
+ * is left out. */
+enum { RX_SELF = 0, A = 1, B = 2 };
+typedef struct {
+    char dir[80];
+    rcn_store_t *store;
+    rcn_repl_t *repl;
+    size_t last_txn;
+    int commits;                          /* write transactions that applied an entry */
+} rx_t;
+
+static rx_t s_rx[2];
+
+static int
+note_txn (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
+{
+    (void) e; (void) why; (void) whylen;
+    for (int k = 0; k < 2; k++)
+        if (v->store == s_rx[k].store && mdb_txn_id (v->txn) != s_rx[k].last_txn) {
+            s_rx[k].last_txn = mdb_txn_id (v->txn);
+            s_rx[k].commits++;
+        }
+    return RCN_OK;
+}
+
+static const rcn_kind_t s_noted = { .kind = 99, .name = "noted", .apply = note_txn };
+static const rcn_kind_t *const s_noted_kinds[] = { &s_noted, NULL };
+
+static int
+collect (rcn_entry_t *e, void *ctx)
+{
+    rcn_entry_t ***at = ctx;
+    REQUIRE ((**at = rcn_entry_dup (e)) != NULL);
+    (*at)++;
+    return 0;
+}
+
+/* Both receivers start holding what members 0 and 1 hold of their own. */
+static void
+rx_open (void)
+{
+    for (int k = 0; k < 2; k++) {
+        rx_t *x = &s_rx[k];
+        snprintf (x->dir, sizeof x->dir, "%s/rx%d", s_tmp, k);
+        rcn_store_opts_t o = { .is_member = is_member, .member_ctx = s_roster, .kinds = s_noted_kinds };
+        char why[256];
+        REQUIRE (rcn_store_open (x->dir, &o, &x->store, why, sizeof why) == RCN_OK);
+        REQUIRE (rcn_repl_new (x->store, s_roster, ridx (RX_SELF), &x->repl) == RCN_OK);
+        for (int m = A; m <= B; m++) {
+            rcn_entry_t **es = calloc (s_m[m].seq + 1, sizeof *es), **at = es;
+            REQUIRE (es && rcn_store_scan (s_m[m].store, s_m[m].pk, 1, collect, &at) == 0);
+            size_t n = (size_t) (at - es);
+            int *res = calloc (n + 1, sizeof *res);
+            REQUIRE (res && rcn_store_append (x->store, es, n, res) == RCN_OK);
+            for (size_t i = 0; i < n; i++) {
+                CHECK_EQ (res[i], RCN_OK);
+                rcn_entry_destroy (&es[i]);
+            }
+            free (res);
+            free (es);
+        }
+    }
+}
+
+static void
+rx_close (void)
+{
+    for (int k = 0; k < 2; k++) {
+        rcn_repl_destroy (&s_rx[k].repl);
+        rcn_store_destroy (&s_rx[k].store);
+    }
+}
+
+typedef struct {
+    int peer;                             /* member who published it */
+    uint8_t *w;
+    size_t len;
+} live_msg_t;
+
+/* The same live messages to both receivers: one by one, and as one batch. */
+static void
+rx_feed (const live_msg_t *msgs, size_t n, uint64_t now)
+{
+    for (size_t i = 0; i < n; i++)
+        rcn_repl_on_live (s_rx[0].repl, ridx (msgs[i].peer), msgs[i].w, msgs[i].len, now);
+    size_t peers[32], len[32];
+    const uint8_t *w[32];
+    REQUIRE (n <= 32);
+    for (size_t i = 0; i < n; i++) {
+        peers[i] = ridx (msgs[i].peer);
+        w[i] = msgs[i].w;
+        len[i] = msgs[i].len;
+    }
+    rcn_repl_on_live_batch (s_rx[1].repl, peers, w, len, n, now);
+}
+
+static uint64_t
+rx_head (int k, int origin, uint8_t hash[32])
+{
+    uint64_t seq = 0;
+    REQUIRE (rcn_store_head (s_rx[k].store, s_m[origin].pk, &seq, hash) == RCN_OK);
+    return seq;
+}
+
+/* Both receivers hold A's and B's logs up to where they should, the same entries, and counted
+ * the same (the number of entries held on the way aside: a batch need not hold what it brings
+ * the gap for itself). */
+static void
+rx_same (uint64_t want_a, uint64_t want_b)
+{
+    uint8_t h[2][32];
+    for (int o = A; o <= B; o++)
+        for (int k = 0; k < 2; k++) {
+            CHECK_EQ (rx_head (k, o, h[k]), o == A ? want_a : want_b);
+            if (k == 1)
+                CHECK (memcmp (h[0], h[1], 32) == 0);
+        }
+    rcn_repl_stats_t st[2];
+    for (int k = 0; k < 2; k++)
+        rcn_repl_stats (s_rx[k].repl, &st[k]);
+    CHECK_EQ (st[1].live_stored, st[0].live_stored);
+    CHECK_EQ (st[1].live_dup, st[0].live_dup);
+    CHECK_EQ (st[1].live_refused, st[0].live_refused);
+    CHECK_EQ (st[1].held_dropped, st[0].held_dropped);
+    CHECK (memcmp (&st[1].ingest, &st[0].ingest, sizeof st[0].ingest) == 0);
+}
+
+static uint8_t *
+forge_wire (const uint8_t *w, size_t len)
+{
+    uint8_t *f = malloc (len);
+    REQUIRE (f);
+    memcpy (f, w, len);
+    f[len - 5] ^= 1;                      /* inside the signature, the envelope's last field */
+    return f;
+}
+
+/* Two origins interleaved, each out of order, a forged entry in the middle, one from a peer
+ * not heard yet, a duplicate, entries ahead of a gap: the batch ends where one by one ends, in
+ * ONE commit (one by one: one per entry stored, drained ones included). The gap then filled
+ * releases what was held. */
+static void
+test_live_batch_as_one_by_one (void)
+{
+    uint64_t now = 2000000;
+    rx_open ();
+    uint64_t b0 = s_m[A].seq, b1 = s_m[B].seq;
+    uint8_t *a[7], *b[6];
+    size_t al[7], bl[6];
+    for (int i = 1; i <= 6; i++)
+        a[i] = author (A, &al[i]);           /* b0+1 .. b0+6 */
+    for (int i = 1; i <= 5; i++)
+        b[i] = author (B, &bl[i]);           /* b1+1 .. b1+5 */
+    uint8_t *forged = forge_wire (a[4], al[4]);
+    for (int k = 0; k < 2; k++)
+        heartbeat_to (A, s_rx[k].repl, now); /* B is not heard yet; A relays B's entries */
+    rcn_vpool_t *pool = NULL;
+    REQUIRE (rcn_vpool_new (2, &pool) == RCN_OK);
+    rcn_repl_set_pool (s_rx[1].repl, pool);
+    int c0[2] = { s_rx[0].commits, s_rx[1].commits };
+    live_msg_t first[] = {
+        { A, a[1], al[1] }, { A, b[2], bl[2] }, { A, a[3], al[3] }, { A, b[1], bl[1] },
+        { A, a[2], al[2] }, { A, forged, al[4] }, { B, b[3], bl[3] }, { A, a[4], al[4] },
+        { A, b[5], bl[5] }, { A, a[6], al[6] }, { A, a[1], al[1] },
+    };
+    uint64_t v = rcn_entry_verify_calls ();
+    rx_feed (first, sizeof first / sizeof *first, now);
+    rx_same (b0 + 4, b1 + 2);
+    rcn_repl_stats_t st;
+    rcn_repl_stats (s_rx[1].repl, &st);
+    CHECK_EQ (st.live_stored, 6);            /* a1..a4, b1, b2 */
+    CHECK_EQ (st.live_dup, 1);               /* a1 again */
+    CHECK_EQ (st.live_refused, 1);           /* b3 from B, not heard yet */
+    CHECK_EQ (st.ingest.bad_sig, 1);         /* the forged a4 */
+    CHECK_EQ (st.held, 2);                   /* b5, a6: ahead of their gaps */
+    CHECK_EQ (s_rx[1].commits - c0[1], 1);   /* the batch: ONE commit */
+    CHECK_EQ (s_rx[0].commits - c0[0], 6);   /* one by one: one per entry stored */
+    rcn_repl_stats (s_rx[0].repl, &st);
+    CHECK_EQ (st.held, 4);                   /* b2 and a3 waited there, then b5, a6 */
+    /* The batch checks each of its 9 new entries once (the duplicate and the refused one
+     * cost nothing); one by one checks b2 and a3 again when they are drained. */
+    CHECK_EQ (rcn_entry_verify_calls () - v, 9 + 9 + 2);
+
+    /* B is heard; the gaps' entries come, out of order: the held ones follow. */
+    for (int k = 0; k < 2; k++)
+        heartbeat_to (B, s_rx[k].repl, now + 1);
+    live_msg_t second[] = { { B, b[4], bl[4] }, { A, a[5], al[5] }, { B, b[3], bl[3] } };
+    rx_feed (second, sizeof second / sizeof *second, now + 2);
+    rx_same (b0 + 6, b1 + 5);
+    uint8_t h[32];
+    rx_head (1, A, h);
+    CHECK (memcmp (h, s_m[A].head, 32) == 0);
+    rx_head (1, B, h);
+    CHECK (memcmp (h, s_m[B].head, 32) == 0);
+    rcn_repl_set_pool (s_rx[1].repl, NULL);
+    rcn_vpool_destroy (&pool);
+    free (forged);
+    for (int i = 1; i <= 6; i++)
+        free (a[i]);
+    for (int i = 1; i <= 5; i++)
+        free (b[i]);
+}
+
+/* Member m signs a Recovery declaring its next `lost` seqs lost (never signed here) at seq
+ * head + lost + 1, prev its head's hash, and stores it; returns its envelope. */
+static uint8_t *
+author_recovery (int m, uint64_t lost, size_t *len)
+{
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    char why[256];
+    uint64_t first = s_m[m].seq + 1, last = s_m[m].seq + lost;
+    REQUIRE (rcn_recovery_body (first, last, "lost in a test", &body, &blen, why, sizeof why) == RCN_OK);
+    rcn_entry_t *e = NULL;
+    REQUIRE (rcn_entry_sign (s_m[m].sk, last + 1, s_m[m].head, 1795311000000ULL + last + 1,
+                             rcn_recovery_kind, 2, body, blen, &e) == RCN_OK);
+    free (body);
+    int res;
+    REQUIRE (rcn_store_append (s_m[m].store, &e, 1, &res) == RCN_OK && res == RCN_OK);
+    s_m[m].seq = last + 1;
+    memcpy (s_m[m].head, e->hash, 32);
+    uint8_t *w = NULL;
+    REQUIRE (rcn_entry_encode (e, &w, len) == RCN_OK);
+    rcn_entry_destroy (&e);
+    return w;
+}
+
+/* A Recovery skips the span its origin declared lost: live, it is offered to the store like
+ * any entry (not held for being beyond head + 1), and held only while the seq before its span
+ * is missing; that seq's arrival releases it. */
+static void
+test_live_recovery (void)
+{
+    uint64_t now = 3000000;
+    uint64_t h = s_m[A].seq, h1 = s_m[B].seq;
+    size_t rl;
+    uint8_t *r = author_recovery (A, 3, &rl);        /* h+1..h+3 lost, itself h+4 */
+    live_msg_t one[] = { { A, r, rl } };
+    rx_feed (one, 1, now);
+    rx_same (h + 4, h1);
+    bool lost = false;
+    CHECK_EQ (rcn_store_lost (s_rx[1].store, s_m[A].pk, h + 2, &lost), RCN_OK);
+    CHECK (lost);
+    /* Another Recovery, arriving before the entry below its span: held, then released. */
+    size_t el[2], r2l;
+    uint8_t *e[2];
+    e[0] = author (A, &el[0]);                       /* h+5 */
+    e[1] = author (A, &el[1]);                       /* h+6 */
+    uint8_t *r2 = author_recovery (A, 2, &r2l);      /* h+7..h+8 lost, itself h+9 */
+    live_msg_t ahead[] = { { A, r2, r2l }, { A, e[1], el[1] } };
+    rx_feed (ahead, 2, now + 1);
+    rx_same (h + 4, h1);
+    rcn_repl_stats_t st;
+    rcn_repl_stats (s_rx[1].repl, &st);
+    uint64_t held = st.held;
+    live_msg_t gap[] = { { A, e[0], el[0] } };
+    rx_feed (gap, 1, now + 2);
+    rx_same (h + 9, h1);
+    rcn_repl_stats (s_rx[1].repl, &st);
+    CHECK_EQ (st.held, held);
+    uint8_t hh[32];
+    rx_head (1, A, hh);
+    CHECK (memcmp (hh, s_m[A].head, 32) == 0);
+    free (r);
+    free (r2);
+    free (e[0]);
+    free (e[1]);
+    rx_close ();
 }
 
 int
@@ -377,6 +735,9 @@ main (void)
     RUN (test_down_and_mismatch);
     RUN (test_fruitless_pulls_back_off);
     RUN (test_fork_discovered_from_heartbeat);
+    RUN (test_link_lost);
+    RUN (test_live_batch_as_one_by_one);      /* these two last: members 1 and 2 write on */
+    RUN (test_live_recovery);
     teardown ();
     return rcn_test_done ();
 }

@@ -14,7 +14,10 @@ Input: JSON lines (a file argument, or stdin), one entry per line, with at least
 Checks, per entry: the 92-byte header parses and every field equals the JSON's; the
 signature verifies under `origin`; BLAKE2b-256(signed | sig) equals `hash`. Per origin: seqs
 are 1..n without gaps or repeats, seq 1 has an all-zero prev, and prev of n is the hash of
-n-1. With --roster, every origin is a member's sign_key.
+n-1 — except at a Recovery (kind 11, body: first_lost, last_lost, reason) at seq n, which
+declares first_lost..n-1 lost: its prev is the hash of first_lost-1 (zero when that is 0) and
+the chain may skip the span (entries of it that are present are fine). With --roster, every
+origin is a member's sign_key.
 
 Prints "verified N entries from K origins" and exits 0, or names the first fault (line,
 origin, seq, what) and exits 1. `--self-test` runs the RFC 8032 vectors 1-3 and a small
@@ -291,9 +294,48 @@ class Fault(Exception):
     pass
 
 
+KIND_RECOVERY = 11
+
+
+def _varint(buf, pos):
+    value = shift = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise ValueError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, pos
+
+
+def recovery_span(body):
+    """(first_lost, last_lost) of a Recovery body (protobuf, DESIGN §3 and proto/rcn.proto),
+    read by hand, or raises ValueError."""
+    fields, pos = {}, 0
+    while pos < len(body):
+        key, pos = _varint(body, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            fields[number], pos = _varint(body, pos)
+        elif wire == 2:
+            size, pos = _varint(body, pos)
+            if pos + size > len(body):
+                raise ValueError("truncated field %d" % number)
+            pos += size
+        elif wire == 1 or wire == 5:
+            pos += 8 if wire == 1 else 4
+        else:
+            raise ValueError("wire type %d" % wire)
+    if pos != len(body):
+        raise ValueError("truncated")
+    return fields.get(1, 0), fields.get(2, 0)
+
+
 def check_entry(obj):
-    """Checks one export record on its own. Returns (origin, seq, prev, hash) or raises
-    Fault with what is wrong; the caller adds line, origin and seq."""
+    """Checks one export record on its own. Returns (origin, seq, prev, hash, kind, body) or
+    raises Fault with what is wrong; the caller adds line, origin and seq."""
     if not isinstance(obj, dict):
         raise Fault("line is not a JSON object")
     missing = [k for k in ("origin", "seq", "kind", "status", "time_ms", "hash", "prev",
@@ -330,7 +372,7 @@ def check_entry(obj):
     if got_hash != want_hash:
         raise Fault("hash is %s, BLAKE2b-256(signed | sig) is %s"
                     % (want_hash.hex(), got_hash.hex()))
-    return origin, seq, prev, got_hash
+    return origin, seq, prev, got_hash, kind, h["body"]
 
 
 def load_roster(path):
@@ -347,11 +389,29 @@ def load_roster(path):
     return keys
 
 
+def check_recovery(seq, prev, body, expect, hashes):
+    """What is wrong with a Recovery at seq that does not simply follow seq expect-1, or None.
+    It must declare first..seq-1 lost with first-1 held (first <= expect) and link to it."""
+    try:
+        first, last = recovery_span(body)
+    except ValueError as exc:
+        return "a Recovery that skips seqs has a body that does not parse (%s)" % exc
+    if first < 1 or last != seq - 1 or first > last:
+        return "a Recovery at seq %d declares %d..%d lost, not a span ending at %d" % (
+            seq, first, last, seq - 1)
+    if first > expect:
+        return "gap: seqs %d..%d missing (the Recovery declares only %d..%d lost)" % (
+            expect, first - 1, first, last)
+    if prev != hashes.get(first - 1):
+        return "the Recovery's prev is not the hash of seq %d" % (first - 1)
+    return None
+
+
 def verify_lines(lines, members=None):
     """Verifies an iterable of export lines. Returns (n_entries, n_origins, faults), faults
     being (line, origin hex or None, seq or None, what) sorted by line."""
     faults = []
-    chains = {}         # origin -> list of (seq, prev, hash, line)
+    chains = {}         # origin -> list of (seq, prev, hash, line, kind, body)
     count = 0
     for lineno, line in enumerate(lines, 1):
         if isinstance(line, bytes):
@@ -362,7 +422,7 @@ def verify_lines(lines, members=None):
         obj = None
         try:
             obj = json.loads(line)
-            origin, seq, prev, hsh = check_entry(obj)
+            origin, seq, prev, hsh, kind, body = check_entry(obj)
         except (ValueError, Fault) as exc:
             what = str(exc) if isinstance(exc, Fault) else "not JSON: %s" % exc
             o = obj.get("origin") if isinstance(obj, dict) else None
@@ -371,20 +431,26 @@ def verify_lines(lines, members=None):
             continue
         if members is not None and origin not in members:
             faults.append((lineno, origin.hex(), seq, "origin is not a roster member"))
-        chains.setdefault(origin, []).append((seq, prev, hsh, lineno))
+        chains.setdefault(origin, []).append((seq, prev, hsh, lineno, kind, body))
 
     for origin, chain in chains.items():
         chain.sort(key=lambda c: (c[0], c[3]))
         expect = 1
         below = None
-        for seq, prev, hsh, lineno in chain:
+        hashes = {0: ZERO_HASH}     # seq -> hash of what this origin's chain holds
+        for seq, prev, hsh, lineno, kind, body in chain:
             o = origin.hex()
             if below is not None and seq == below[0]:
                 what = ("duplicate of line %d" % below[3] if hsh == below[2]
                         else "fork: a different entry with this seq is on line %d" % below[3])
                 faults.append((lineno, o, seq, what))
                 continue
-            if seq != expect:
+            links = seq == expect and prev == hashes[expect - 1]
+            if not links and kind == KIND_RECOVERY and seq >= expect:
+                what = check_recovery(seq, prev, body, expect, hashes)
+                if what:
+                    faults.append((lineno, o, seq, what))
+            elif seq != expect:
                 what = ("chain starts at seq %d, not 1" % seq if expect == 1
                         else "gap: seq %d missing" % expect if seq == expect + 1
                         else "gap: seqs %d..%d missing" % (expect, seq - 1))
@@ -396,6 +462,7 @@ def verify_lines(lines, members=None):
                 faults.append((lineno, o, seq, "prev %s is not the hash %s of seq %d"
                                % (prev.hex(), below[2].hex(), below[0])))
             below = (seq, prev, hsh, lineno)
+            hashes[seq] = hsh
             expect = seq + 1
     faults.sort(key=lambda f: f[0])
     return count, len(chains), faults
@@ -509,6 +576,28 @@ def self_test():
     twin = make_entry(seeds[1], 3, bytes.fromhex(log[3]["hash"]), 9, 1, 0, b"other")
     faults = verify_lines(lines + [json.dumps(twin)])[2]
     expect(faults and "fork" in faults[0][3] and faults[0][0] == 7, "fork: %r" % (faults[:1],))
+    # A Recovery at 6 declaring 4..5 lost links to 3; entries of the span may be present.
+    rseed = bytes([3]) * 32
+    chain, prev = [], ZERO_HASH
+    for seq in (1, 2, 3, 4):
+        rec = make_entry(rseed, seq, prev, 1763775000000 + seq, 1, 0, b"r%d" % seq)
+        prev = bytes.fromhex(rec["hash"])
+        chain.append(rec)
+    span = bytes([0x08, 4, 0x10, 5])
+    recovery = make_entry(rseed, 6, bytes.fromhex(chain[2]["hash"]), 9, 11, 0, span)
+    after = make_entry(rseed, 7, bytes.fromhex(recovery["hash"]), 10, 1, 0, b"after")
+    ok_lines = [json.dumps(r) for r in chain[:3] + [recovery, after]]
+    expect(verify_lines(ok_lines)[2] == [], "recovery: %r" % (verify_lines(ok_lines)[2][:1],))
+    held = [json.dumps(r) for r in chain + [recovery, after]]
+    expect(verify_lines(held)[2] == [], "recovery over a held entry")
+    faults = verify_lines([json.dumps(r) for r in chain[:2] + [recovery, after]])[2]
+    expect(faults and "gap" in faults[0][3], "recovery beyond the log: %r" % (faults[:1],))
+    wrong = make_entry(rseed, 6, bytes.fromhex(chain[1]["hash"]), 9, 11, 0, span)
+    faults = verify_lines([json.dumps(r) for r in chain[:3] + [wrong]])[2]
+    expect(faults and "prev" in faults[0][3], "recovery linking wrongly: %r" % (faults[:1],))
+    short = make_entry(rseed, 7, bytes.fromhex(chain[2]["hash"]), 9, 11, 0, span)
+    faults = verify_lines([json.dumps(r) for r in chain[:3] + [short]])[2]
+    expect(faults and "not a span ending" in faults[0][3], "recovery span: %r" % (faults[:1],))
     # Names as kind and status.
     named = dict(log[0], kind="KIND_ALERT", status="exercise")
     expect(verify_lines([json.dumps(named)])[2] == [], "kind and status as names")
@@ -520,7 +609,7 @@ def self_test():
     if failures:
         print("self-test: %d failed" % failures)
         return 1
-    print("self-test: RFC 8032 vectors 1-3 and %d log cases passed" % (len(cases) + 5))
+    print("self-test: RFC 8032 vectors 1-3 and %d log cases passed" % (len(cases) + 10))
     return 0
 
 

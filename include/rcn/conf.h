@@ -2,8 +2,9 @@
  *
  * Keys: region, name, pub, sync (endpoints), roster (path, default roster.json), keys
  * (default keys), data (default data), log_level (default info), map_size_mb (default 64),
- * operator (default operator name for audit). Relative paths are relative to the node dir.
- * Unknown keys and malformed lines are refused with the line number. */
+ * operator (default operator name for audit), pub_hwm (default RCN_CONF_HWM_DEFAULT).
+ * Relative paths are relative to the node dir. Unknown keys and malformed lines are refused
+ * with the line number. */
 #ifndef RCN_CONF_H
 #define RCN_CONF_H
 
@@ -12,6 +13,11 @@
 
 #include "rcn/err.h"
 #include "rcn/roster.h"
+
+/* pub_hwm: the high-water mark (messages) of the PUB socket's queue towards each peer. The
+ * default is libzmq's, as in rcn_transport_opts_default. */
+#define RCN_CONF_HWM_DEFAULT 1000
+#define RCN_CONF_HWM_MAX 1000000
 
 typedef struct {
     char dir[4096];                          /* the node dir (absolute) */
@@ -25,6 +31,7 @@ typedef struct {
     char log_level[16];
     uint64_t map_size_mb;
     char operator_name[RCN_NAME_MAX + 1];
+    uint32_t pub_hwm;                        /* 1..RCN_CONF_HWM_MAX; 0 in rcn_conf_write: default */
 } rcn_conf_t;
 
 /* Reads DIR/node.conf. RCN_EIO / RCN_EINVAL with `why` ("node.conf:7: unknown key 'pbu'"). */

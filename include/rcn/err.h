@@ -35,6 +35,7 @@ enum {
     RCN_EROSTER = -21,    /* roster is malformed or does not match */
     RCN_EUNVERIFIED = -22,/* entry handed to the store without a checked signature */
     RCN_ESTATE = -23,     /* operation does not fit the current state */
+    RCN_ELOST = -24,      /* in a span its origin declared lost (a Recovery entry) */
 };
 
 /* A static English sentence for code `rc`; never NULL. */

@@ -1,7 +1,8 @@
 /* ingest.h — how entries from outside (a peer, a catch-up chunk) enter the log, in the order
  * DESIGN.md §3 fixes: size cap before unpacking the envelope, duplicates dropped before any
  * crypto, signature checked, then one group commit. Bodies are unpacked only by the kinds,
- * inside the commit, after the check.
+ * inside the commit, after the check. A group's signatures are checked together, after its
+ * cheap checks, on a verification pool's threads when one is given (the *_pooled calls).
  *
  * A catch-up chunk (rcn_ingest_chunk) is checked as a chain, not entry by entry: one valid
  * signature on its newest entry authenticates every entry whose hash links up to it (§3). */
@@ -13,6 +14,7 @@
 
 #include "rcn/err.h"
 #include "rcn/store.h"
+#include "rcn/vpool.h"
 
 typedef struct {
     uint64_t received;      /* envelopes offered */
@@ -30,10 +32,18 @@ typedef struct {
  * entry is committed in one synced transaction. results[i] (caller-allocated) gets RCN_OK
  * (stored), RCN_EDUP (held already; no crypto spent), a decode error (RCN_ETOOBIG,
  * RCN_ETRUNC, RCN_EMAGIC, RCN_EINVAL), RCN_ESIG, or the store's per-entry refusal (RCN_EGAP,
- * RCN_ECHAIN, RCN_EORIGIN, RCN_EFORK). stats (may be NULL) is added to. Returns RCN_OK once
+ * RCN_ECHAIN, RCN_EORIGIN, RCN_EFORK, RCN_ELOST). stats (may be NULL) is added to. Returns RCN_OK once
  * the group is committed, or the store's error (nothing of the group written). */
 int rcn_ingest (rcn_store_t *s, const uint8_t *const *wire, const size_t *len, size_t n,
                 int *results, rcn_ingest_stats_t *stats) RCN_MUST;
+
+/* rcn_ingest with the group's signature checks spread over pool's threads (vpool.h; borrowed,
+ * NULL: all on the caller's thread). Decoding and the duplicate checks stay on the caller's
+ * thread, before any crypto; results, stats and the one commit are the same as rcn_ingest's
+ * whatever the pool. */
+int rcn_ingest_pooled (rcn_store_t *s, rcn_vpool_t *pool, const uint8_t *const *wire,
+                       const size_t *len, size_t n, int *results,
+                       rcn_ingest_stats_t *stats) RCN_MUST;
 
 /* Ingests a catch-up chunk: the n Entry envelopes of a PullReply for `origin`, in the order
  * sent (consecutive seqs). Every one is decoded (size cap first); one of another origin is
@@ -43,7 +53,9 @@ int rcn_ingest (rcn_store_t *s, const uint8_t *const *wire, const size_t *len, s
  * its newest entry's, and stored in one group commit. When that signature fails, the longest
  * validly signed part of the run is found by bisection (a valid signature on entry k covers
  * every entry linked below it), so a bad entry at the end costs O(log n) checks, not the good
- * ones. No entry is stored that is not at or below a checked signature in a linked run.
+ * ones. A Recovery that skips a span its origin declared lost (recovery.h) starts a new run,
+ * checked on its own newest signature; the store judges the span. No entry is stored that is
+ * not at or below a checked signature in a linked run.
  * Per entry, results[i]: RCN_OK (stored), RCN_EDUP, a decode error, RCN_EINVAL (another
  * origin), RCN_ESIG (its own signature checked and failed), RCN_ECHAIN (the first entry whose
  * prev breaks the run), RCN_EGAP (a seq out of order, or above a refused entry: nothing it
@@ -55,5 +67,15 @@ int rcn_ingest (rcn_store_t *s, const uint8_t *const *wire, const size_t *len, s
 int rcn_ingest_chunk (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE],
                       const uint8_t *const *wire, const size_t *len, size_t n,
                       int *results, rcn_ingest_stats_t *stats) RCN_MUST;
+
+/* rcn_ingest_chunk with the fork evidence's own signature checks spread over pool's threads
+ * (borrowed, NULL: on the caller's thread); the run's checks are few and stay in order. */
+int rcn_ingest_chunk_pooled (rcn_store_t *s, rcn_vpool_t *pool,
+                             const uint8_t origin[RCN_KEY_SIZE], const uint8_t *const *wire,
+                             const size_t *len, size_t n, int *results,
+                             rcn_ingest_stats_t *stats) RCN_MUST;
+
+/* Adds every counter of d to *to (to may be NULL: nothing). */
+void rcn_ingest_stats_add (rcn_ingest_stats_t *to, const rcn_ingest_stats_t *d);
 
 #endif

@@ -19,6 +19,7 @@
 #include "rcn/ingest.h"
 #include "rcn/roster.h"
 #include "rcn/store.h"
+#include "rcn/vpool.h"
 #include "rcn/wire.h"
 
 #define RCN_REPL_DOWN_MS 3500            /* a peer silent this long is down (3.5 heartbeats) */
@@ -43,6 +44,7 @@ typedef struct {
     bool roster_mismatch;                /* its heartbeat carried another roster hash */
     uint64_t last_heard;                 /* mono ms */
     uint64_t heartbeats, live_entries, pulls_sent, pulls_answered, pulls_timed_out;
+    uint64_t pulls_cut;                  /* in flight when our connection to it dropped */
     uint64_t entries_pulled;
     uint64_t pulls_fruitless;            /* answered, but nothing of it could be stored */
 } rcn_peer_info_t;
@@ -58,6 +60,10 @@ typedef struct {
 int rcn_repl_new (rcn_store_t *store, const rcn_roster_t *roster, size_t self, rcn_repl_t **out) RCN_MUST;
 void rcn_repl_destroy (rcn_repl_t **self_p);
 
+/* The verification pool (vpool.h) live batches and pull replies are checked on; borrowed: it
+ * outlives the repl or is set back to NULL first. NULL (the default): on the caller's thread. */
+void rcn_repl_set_pool (rcn_repl_t *r, rcn_vpool_t *pool);
+
 /* A heartbeat from roster member `peer` (who it came from is what the transport says, not
  * what the message claims: a mismatch is refused and counted). */
 void rcn_repl_on_heartbeat (rcn_repl_t *r, size_t peer, const rcn_heartbeat_t *hb, uint64_t now);
@@ -66,13 +72,30 @@ void rcn_repl_on_heartbeat (rcn_repl_t *r, size_t peer, const rcn_heartbeat_t *h
  * mismatch is neither pulled from nor counted as holding anything). */
 void rcn_repl_roster_mismatch (rcn_repl_t *r, size_t peer, bool mismatch);
 
-/* A live entry (Entry envelope) published by `peer`. Ingested at once when it is the next of
- * its origin; held when a gap lies before it (and the gap will be pulled from that peer).
- * Refused (counted) from a peer not heard yet or holding another roster. */
+/* A live entry (Entry envelope) published by `peer`: rcn_repl_on_live_batch of one. */
 void rcn_repl_on_live (rcn_repl_t *r, size_t peer, const uint8_t *wire, size_t len, uint64_t now);
+
+/* n live entries, entry i published by roster member peers[i] (what the node's loop drained
+ * from its SUB sockets at once). Per entry, as one by one: refused (counted, live_refused) from
+ * a peer not heard yet or holding another roster; counted malformed when it does not parse or
+ * its origin is not a member. The rest go to the store as ONE group — signatures checked on
+ * the pool, one synced commit — ordered by origin and seq, so an origin's consecutive entries
+ * build on each other whatever order they came in. A Recovery beyond head + 1 is offered too:
+ * it may skip a span its origin declared lost. An entry the store refuses for a gap
+ * (RCN_EGAP: validly signed, ahead of our head, or a Recovery whose span starts above it) is
+ * held, bounded, and the gap pulled from its peer; held entries that then follow the head are
+ * ingested after the group, as one group per origin. Borrowed: wire bytes are copied when held. */
+void rcn_repl_on_live_batch (rcn_repl_t *r, const size_t *peers, const uint8_t *const *wire,
+                             const size_t *len, size_t n, uint64_t now);
 
 /* A pull reply from `peer`; unknown or stale request ids are ignored (counted). */
 void rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep, uint64_t now);
+
+/* Our sync connection to peer dropped: a pull in flight on it was lost with the connection (a
+ * peer frozen for a while drops us; what we sent before we noticed is gone). Such pulls are
+ * given up at once, with no doubt cast on the peer, so they are planned again now rather than
+ * after RCN_REPL_PULL_TIMEOUT_MS. A late reply to one is ignored as stale. */
+void rcn_repl_link_lost (rcn_repl_t *r, size_t peer);
 
 /* Marks peers down after silence and gives up stale pulls. Call about every 100 ms. */
 void rcn_repl_tick (rcn_repl_t *r, uint64_t now);

@@ -5,7 +5,10 @@
  * the entry, its origin's head, its hash index and every registered kind's view in ONE write
  * transaction per batch (group commit), synced before rcn_store_append returns. Kinds register
  * their view updates through rcn_kind_t (kind.h); a body a kind rejects is still stored
- * (invariant 9) and recorded as invalid.
+ * (invariant 9) and recorded as invalid. The one kind the store itself reads is the Recovery
+ * (recovery.h): it is the only entry allowed to skip seqs (invariant 3), so the log cannot be
+ * judged without it. Entries of a declared-lost span that this member holds stay stored and
+ * are applied to no view (every member then shows the same state, invariant 8).
  *
  * Layout (named LMDB databases in one environment directory):
  *   entries  origin[32] | be64(seq)        -> sig[64] | signed          (storage form)
@@ -14,6 +17,7 @@
  *   forks    origin[32] | be64(seq) | hash -> sig | signed  (second, conflicting entries)
  *   forked   origin[32]                    -> be64(lowest fork seq)
  *   invalid  hash[32]                      -> reason (UTF-8 text, no personal details)
+ *   lost     origin[32] | be64(first)      -> be64(last) | be64(seq of the Recovery)
  *   meta     "format"                      -> "rcn-store-1"
  *   <kind views>                           as each kind declares in rcn_kind_t.dbs
  *
@@ -64,6 +68,10 @@ void rcn_store_destroy (rcn_store_t **self_p);
  *   RCN_EORIGIN   origin not a member
  *   RCN_EGAP      seq > head+1
  *   RCN_ECHAIN    seq == head+1 but prev != hash of head
+ *   RCN_ELOST     below the head, not held, in a span its origin declared lost: not stored
+ * A Recovery of seq s declaring first..s-1 lost is stored when first-1 <= head < s and its
+ * prev is the hash of the entry first-1 (RCN_EGAP when first-1 > head, RCN_ECHAIN when prev
+ * differs); held entries of the span then leave the views, which are rebuilt.
  *   RCN_EFORK     a different entry holds (origin, seq): this one is kept in `forks` as
  *                 evidence and the origin is marked forked from that seq; views stop
  *                 applying its entries from that seq on and are rebuilt without them.
@@ -114,6 +122,10 @@ int rcn_store_scan (rcn_store_t *s, const uint8_t *origin, uint64_t from_seq,
 int rcn_store_invalid_reason (rcn_store_t *s, const uint8_t hash[RCN_HASH_SIZE],
                               char *buf, size_t len) RCN_MUST;
 
+/* Whether origin's seq lies in a span its origin declared lost. */
+int rcn_store_lost (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq,
+                    bool *lost) RCN_MUST;
+
 /* Fork state of `origin`: *fork_seq = 0 when not forked. */
 int rcn_store_forked (rcn_store_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t *fork_seq) RCN_MUST;
 
@@ -138,8 +150,9 @@ int rcn_store_stats (rcn_store_t *s, rcn_store_stats_t *out) RCN_MUST;
 
 /* Offline check of the whole log (verify-log): every entry's header parses, its signature
  * verifies, its origin is a member (when is_member is given), seqs run 1..head without gap,
- * each prev matches, hashes index and heads agree; fork evidence verifies and its origin is
- * marked forked. Stops at the first fault and names it in `why` ("origin 3f2a5b…(16 hex)
+ * each prev matches (a Recovery's span excepted, recovery.h, and every span the `lost` database
+ * records is declared by a Recovery in the log), hashes index and heads agree; fork evidence
+ * verifies and its origin is marked forked. Stops at the first fault and names it in `why` ("origin 3f2a5b…(16 hex)
  * seq 42: signature does not verify"). *checked (may be NULL) counts entries checked.
  * RCN_OK when all is sound; else the fault's code: RCN_ESIG, RCN_EGAP, RCN_ECHAIN,
  * RCN_EORIGIN, a parse error (RCN_ETRUNC, RCN_EMAGIC, …) or RCN_EDB (index, head or key

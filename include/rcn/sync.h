@@ -22,10 +22,19 @@
 
 typedef struct rcn_sync rcn_sync_t;
 
-/* Starts ZAP, binds, connects to every peer. Borrowed: zctx, roster, keys, store outlive it.
- * RCN_EIO with `why` naming the endpoint when a bind fails. Caller owns *out. */
+/* Back-pressure (node.conf pub_hwm): ZMQ_SNDHWM of the PUB socket, in messages per
+ * subscriber; 0: the transport's default. A subscriber that lags further behind misses live
+ * entries (PUB drops them for it); anti-entropy repairs that. */
+typedef struct {
+    int pub_hwm;
+} rcn_sync_opts_t;
+
+/* Starts ZAP, binds, connects to every peer. Borrowed: zctx, roster, keys, store outlive it;
+ * opts (NULL: defaults) is read here only. RCN_EIO with `why` naming the endpoint when a bind
+ * fails. Caller owns *out. */
 int rcn_sync_open (void *zctx, const rcn_roster_t *roster, const rcn_keys_t *keys,
-                   rcn_store_t *store, rcn_sync_t **out, char *why, size_t whylen) RCN_MUST;
+                   rcn_store_t *store, const rcn_sync_opts_t *opts, rcn_sync_t **out,
+                   char *why, size_t whylen) RCN_MUST;
 void rcn_sync_destroy (rcn_sync_t **self_p);
 
 /* Fills up to max poll items with its sockets (POLLIN); returns how many. */

@@ -14,6 +14,10 @@
  *       in between. Each phase is announced on stderr as "phase NAME" (so a test can watch
  *       the target while it runs).
  *
+ *   rcn_inject --as DIR --serve-pub --fork-only
+ *       the same PUB, but once the members have subscribed it publishes only a second,
+ *       validly signed entry at the member's own head seq: fork evidence (invariant 7).
+ *
  *   rcn_inject --as DIR --hit-sync ENDPOINT --server-key Z85 [--flood N]
  *       connects a DEALER as a CURVE client (the member's keys) to a real member's sync
  *       ROUTER and sends malformed and out-of-range pull requests, then a flood of N valid
@@ -257,8 +261,41 @@ set_own_head (rcn_heartbeat_t *hb, uint64_t seq, const uint8_t hash[32])
     qsort (hb->heads, hb->n_heads, sizeof hb->heads[0], cmp_head);
 }
 
+/* A second, validly signed entry at our head's seq, published a few times: every member that
+ * holds both keeps it as evidence and marks us forked from that seq (invariant 7). */
+static void
+publish_fork (uint64_t head, json_t *summary)
+{
+    phase ("fork");
+    const uint8_t *origin = rcn_keys_sign_public (keys);
+    uint8_t below[32] = { 0 };
+    if (head == 0)
+        die ("fork", "no own entry to contradict");
+    if (head > 1) {
+        rcn_entry_t *b = NULL;
+        if (rcn_store_get (store, origin, head - 1, &b) != RCN_OK)
+            die ("fork", "cannot read the entry below our head");
+        memcpy (below, rcn_entry_hash (b), 32);
+        rcn_entry_destroy (&b);
+    }
+    rcn_entry_t *twin = sign_alert (rcn_keys_sign_secret (keys), head, head > 1 ? below : NULL,
+                                    "fork: a second entry at a seq the members hold");
+    for (int round = 0; round < 4; round++) {
+        size_t len;
+        uint8_t *w = encode (twin, &len);
+        pub2 ("E", 1, w, len);
+        free (w);
+        pace (700);
+    }
+    count ("fork", 1);
+    char hex[65];
+    json_object_set_new (summary, "fork_seq", json_integer ((json_int_t) head));
+    json_object_set_new (summary, "fork_hash", json_string (rcn_hex (rcn_entry_hash (twin), 32, hex)));
+    rcn_entry_destroy (&twin);
+}
+
 static int
-serve_pub (int n_valid, int mismatch_ms, int absurd_ms)
+serve_pub (int n_valid, int mismatch_ms, int absurd_ms, bool fork_only)
 {
     char why[512] = "";
     const uint8_t *sk = rcn_keys_sign_secret (keys);
@@ -326,6 +363,12 @@ serve_pub (int n_valid, int mismatch_ms, int absurd_ms)
         goto out;
     }
     pace (1500);                               /* honest heartbeats: we are up, same roster */
+    if (fork_only) {
+        publish_fork (head, summary);
+        phase ("done");
+        rc = 0;
+        goto out;
+    }
 
     /* 1. Frames the SUB cannot use at all: counted per link as "malformed". */
     phase ("malformed_frames");
@@ -928,6 +971,7 @@ static void
 usage (void)
 {
     fputs ("usage: rcn_inject --as DIR --serve-pub [--valid K] [--mismatch-ms MS] [--absurd-ms MS]\n"
+           "       rcn_inject --as DIR --serve-pub --fork-only\n"
            "       rcn_inject --as DIR --hit-sync ENDPOINT --server-key Z85 [--flood N]\n"
            "DIR is a member's node dir whose rcnode is NOT running; it is only read.\n", stderr);
     exit (2);
@@ -945,10 +989,11 @@ main (int argc, char **argv)
         { "mismatch-ms", required_argument, NULL, 'm' },
         { "absurd-ms", required_argument, NULL, 'b' },
         { "flood", required_argument, NULL, 'f' },
+        { "fork-only", no_argument, NULL, 'F' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL, *endpoint = NULL, *server_key = NULL;
-    bool serve = false;
+    bool serve = false, fork_only = false;
     int n_valid = 5, mismatch_ms = 3000, absurd_ms = 3000, flood = 1000, c;
     while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -960,6 +1005,7 @@ main (int argc, char **argv)
         case 'm': mismatch_ms = atoi (optarg); break;
         case 'b': absurd_ms = atoi (optarg); break;
         case 'f': flood = atoi (optarg); break;
+        case 'F': fork_only = true; break;
         default: usage ();
         }
     }
@@ -971,7 +1017,7 @@ main (int argc, char **argv)
         die ("libsodium", "sodium_init failed");
     rcn_log_set_tag ("inject");
     load_member (dir);
-    int rc = serve ? serve_pub (n_valid, mismatch_ms, absurd_ms) : hit_sync (endpoint, server_key, flood);
+    int rc = serve ? serve_pub (n_valid, mismatch_ms, absurd_ms, fork_only) : hit_sync (endpoint, server_key, flood);
     fflush (stdout);
     rcn_store_destroy (&store);
     rcn_keys_destroy (&keys);
