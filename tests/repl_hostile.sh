@@ -5,8 +5,9 @@
 #
 # A 3-member alliance. Member 3 stops; rcn_inject (tests/repl/inject.c) takes its place with
 # its keys: it binds member 3's PUB endpoint, where members 1 and 2 subscribe, and publishes
-# hostile frames phase by phase, lying heartbeats, and finally 5 valid entries of member 3's
-# own. Then it hits member 1's sync ROUTER with bad pull requests and a flood of good ones.
+# hostile frames phase by phase, lying heartbeats, and finally 5 validly signed entries of
+# member 3's own, the middle one with a nonsense body (stored as invalid; the two after it must
+# not stall). Then it hits member 1's sync ROUTER with bad pull requests and a flood of good ones.
 # Members 1 and 2 write all along, and `status` is polled on both. Then member 3's real
 # rcnode starts on its dir (which the injector only read) and the three must converge. Last,
 # the injector publishes a second entry at member 3's head seq: a fork, shown as such on the
@@ -178,6 +179,7 @@ check "the injector ran to its end (exit 0, 2 subscribers)" \
   eval 'test "$INJ_RC" = 0 && jcheck "$T/pub.json" "d[\"subscribers\"] >= 2"'
 note "injector sent: $(jget "$T/pub.json" "' '.join('%s=%s' % kv for kv in sorted(d['sent'].items()))")"
 VALID_TO=$(jget "$T/pub.json" "d['valid_to']")
+NONSENSE_SEQ=$(jget "$T/pub.json" "d['nonsense_seq']")
 
 # What members 1 and 2 counted and kept.
 LINK_SENT=$(jget "$T/pub.json" "d['link_malformed_sent']")
@@ -197,8 +199,12 @@ for i in 1 2; do
     eval 'wait_head 10 '"$i"' 330000 "$VALID_TO" &&
           "$RCCTL" -d "$(D '"$i"')" heads | json "[h[\"hash\"] for h in d if h[\"region\"] == \"330000\"][0]" |
           grep -qx "$(jget "$T/pub.json" "d[\"valid_last_hash\"]")"'
-  check "member $i holds no fork evidence and no invalid entry" \
-    eval 'test "$(status_of '"$i"' forks)" = 0 && test "$(status_of '"$i"' invalid)" = 0'
+  check "member $i holds no fork evidence, and as invalid only the validly signed nonsense body" \
+    eval 'test "$(status_of '"$i"' forks)" = 0 && test "$(status_of '"$i"' invalid)" = 1'
+  check "…which its export shows at seq $NONSENSE_SEQ with the reason, and the entries after it went on" \
+    eval '"$RCCTL" -d "$(D '"$i"')" export --origin 330000 --from '"$NONSENSE_SEQ"' > "$T/nonsense.'"$i"'" &&
+          head -1 "$T/nonsense.'"$i"'" | json "d[\"invalid\"] if d[\"seq\"] == '"$NONSENSE_SEQ"' else \"\"" | grep -q . &&
+          test "$(wc -l < "$T/nonsense.'"$i"'")" -ge $((VALID_TO - NONSENSE_SEQ + 1))'
   check "member $i logged the heartbeat that named another member" log_has "$i" "names another member"
 done
 # libzmq 4.3 drops a connecting socket's endpoint for good after a message over

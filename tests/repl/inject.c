@@ -10,7 +10,8 @@
  *       (so the real members' SUBs connect to it, as they would to the member's rcnode) and
  *       publishes, phase by phase, garbage and malformed frames, bad entries and lying
  *       heartbeats, and finally K VALID entries of the member's own (signed with its key,
- *       chained from its real head). Honest heartbeats (its real heads) go out every second
+ *       chained from its real head; with K >= 3 the middle one's body is no Alert: validly
+ *       signed nonsense, which must be stored as invalid without stalling the origin). Honest heartbeats (its real heads) go out every second
  *       in between. Each phase is announced on stderr as "phase NAME" (so a test can watch
  *       the target while it runs).
  *
@@ -563,9 +564,20 @@ serve_pub (int n_valid, int mismatch_ms, int absurd_ms, bool fork_only)
     rcn_entry_t **valid = calloc ((size_t) n_valid, sizeof *valid);
     uint8_t prev[32];
     memcpy (prev, head_hash, 32);
+    uint64_t nonsense_seq = 0;
     for (int i = 0; i < n_valid; i++) {
         snprintf (text, sizeof text, "valid entry %d from the injector", i + 1);
-        valid[i] = sign_alert (sk, head + 1 + (uint64_t) i, head + i ? prev : NULL, text);
+        uint64_t seq = head + 1 + (uint64_t) i;
+        if (n_valid >= 3 && i == n_valid / 2) {
+            /* Validly signed, but its body is no Alert: stored, recorded invalid, and the
+             * entries after it must not stall (invariant 9). */
+            static const uint8_t junk[] = "\xff\xfe not a protobuf Alert";
+            if (rcn_entry_sign (sk, seq, head + i ? prev : NULL, rcn_now_ms (), RCN__KIND__KIND_ALERT,
+                                RCN_STATUS_TEST, junk, sizeof junk - 1, &valid[i]) != RCN_OK)
+                die ("sign", "rcn_entry_sign failed");
+            nonsense_seq = seq;
+        } else
+            valid[i] = sign_alert (sk, seq, head + i ? prev : NULL, text);
         memcpy (prev, rcn_entry_hash (valid[i]), 32);
     }
     if (n_valid > 0) {
@@ -587,6 +599,7 @@ serve_pub (int n_valid, int mismatch_ms, int absurd_ms, bool fork_only)
     json_object_set_new (summary, "valid_from", json_integer ((json_int_t) head + 1));
     json_object_set_new (summary, "valid_to", json_integer ((json_int_t) (head + (uint64_t) n_valid)));
     json_object_set_new (summary, "valid_last_hash", json_string (rcn_hex (prev, 32, hex)));
+    json_object_set_new (summary, "nonsense_seq", json_integer ((json_int_t) nonsense_seq));
     for (int i = 0; i < n_valid; i++)
         rcn_entry_destroy (&valid[i]);
     free (valid);
