@@ -7,7 +7,7 @@ const rcn_kind_t *
 rcn_kind_by_id (uint32_t kind)
 {
     for (size_t i = 0; rcn_kinds[i]; i++)
-        if (rcn_kinds[i]->kind == kind)
+        if (rcn_kind_handles (rcn_kinds[i], kind))
             return rcn_kinds[i];
     return NULL;
 }

@@ -34,6 +34,7 @@
 #include "rcn/log.h"
 #include "rcn/recovery.h"
 #include "rcn/roster.h"
+#include "rcn/seal.h"
 #include "rcn/store.h"
 #include "rcn/sync.h"
 
@@ -56,6 +57,7 @@ typedef struct {
 typedef struct {
     rcn_ctl_req_t req;
     const rcn_kind_t *kind;
+    uint32_t entry_kind;             /* the rcn.Kind value signed (a kind may handle several) */
     uint32_t status;
     uint8_t *body;
     size_t body_len;
@@ -66,6 +68,7 @@ struct rcn_node {
     rcn_conf_t conf;
     rcn_roster_t *roster;
     rcn_keys_t *keys;
+    rcn_seal_t *seal;                /* sealing key pairs from the key dir (seal.h) */
     rcn_store_t *store;
     const rcn_member_t *self;
     int lock_fd;
@@ -379,13 +382,29 @@ typedef struct {
     char why[512];
 } author_ctx_t;
 
+/* What the kinds' callbacks get to know of this member. */
+static rcn_kind_env_t
+node_env (const rcn_node_t *n)
+{
+    return (rcn_kind_env_t) { .origin = rcn_keys_sign_public (n->keys), .region = n->self->region,
+                              .roster = n->roster, .seal = n->seal };
+}
+
 static int
 author_in_view (const rcn_view_t *v, void *ctx)
 {
     author_ctx_t *a = ctx;
-    a->rc = a->p->kind->author (v, rcn_keys_sign_public (a->n->keys), a->p->req.req,
-                                a->n->group_now, &a->p->body, &a->p->body_len, a->why,
-                                sizeof a->why);
+    rcn_kind_env_t env = node_env (a->n);
+    a->p->entry_kind = a->p->kind->kind;
+    a->rc = a->p->kind->author (v, &env, a->p->req.req, a->n->group_now, &a->p->entry_kind,
+                                &a->p->body, &a->p->body_len, a->why, sizeof a->why);
+    if (a->rc == RCN_OK && !rcn_kind_handles (a->p->kind, a->p->entry_kind)) {
+        rcn_errf (a->why, sizeof a->why, "kind %s authored an entry of kind %u it does not handle",
+                  a->p->kind->name, a->p->entry_kind);
+        free (a->p->body);
+        a->p->body = NULL;
+        a->rc = RCN_ESTATE;
+    }
     return RCN_OK;
 }
 
@@ -548,7 +567,7 @@ sign_group (rcn_node_t *n)
     for (size_t i = 0; i < n->n_group; i++) {
         pending_t *p = &n->group[i];
         rc = rcn_entry_sign (rcn_keys_sign_secret (n->keys), head + 1 + i, prev, n->group_now,
-                             p->kind->kind, p->status, p->body, p->body_len, &p->entry);
+                             p->entry_kind, p->status, p->body, p->body_len, &p->entry);
         if (rc != RCN_OK)
             return rc;             /* only RCN_ETOOBIG/ENOMEM: author() bounds bodies */
         memcpy (prev, rcn_entry_hash (p->entry), RCN_HASH_SIZE);

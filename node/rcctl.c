@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -133,7 +134,7 @@ common_flags (rcctl_t *c, int *argc, char **argv, const char **status, const cha
 
 typedef struct {
     const rcn_kind_t *k;
-    const rcn_roster_t *roster;
+    rcn_kind_env_t env;
     const json_t *query;
     json_t *out;
     char why[512];
@@ -143,8 +144,115 @@ static int
 list_in_view (const rcn_view_t *v, void *ctx)
 {
     list_ctx_t *l = ctx;
-    l->out = l->k->list (v, l->roster, l->query, rcn_now_ms (), l->why, sizeof l->why);
+    l->out = l->k->list (v, &l->env, l->query, rcn_now_ms (), l->why, sizeof l->why);
     return l->out ? RCN_OK : RCN_EDB;
+}
+
+/* The JSON object on stdin, for a verb the kind reads from it (--json, stdin not a terminal).
+ * *input stays NULL otherwise. */
+static int
+read_input (const rcctl_t *c, const rcn_kind_t *k, int argc, char **argv, json_t **input)
+{
+    *input = NULL;
+    if (!c->json || argc < 2 || !k->json_verbs || isatty (STDIN_FILENO))
+        return RC_OK;
+    bool takes = false;
+    for (size_t i = 0; k->json_verbs[i] && !takes; i++)
+        takes = strcmp (k->json_verbs[i], argv[1]) == 0;
+    if (!takes)
+        return RC_OK;
+    json_error_t err;
+    *input = json_loadf (stdin, JSON_REJECT_DUPLICATES, &err);
+    if (!*input)
+        return rcctl_fail (RC_USAGE, "%s %s --json: stdin is not one JSON object: line %d: %s",
+                           k->name, argv[1], err.line, err.text);
+    if (!json_is_object (*input)) {
+        json_decref (*input);
+        *input = NULL;
+        return rcctl_fail (RC_USAGE, "%s %s --json: stdin must be a JSON object", k->name, argv[1]);
+    }
+    return RC_OK;
+}
+
+/* `list` and `show`: the view, read from the log (the node need not run). */
+static int
+kind_list (rcctl_t *c, const rcn_kind_t *k, const json_t *req, json_t **out)
+{
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    rcn_store_t *store = NULL;
+    int code = rcctl_open (c, &conf, &roster, false, &store);
+    if (code != RC_OK)
+        return code;
+    list_ctx_t l = { .k = k, .query = json_object_get (req, "query") };
+    l.env.roster = roster;
+    int rc = rcn_store_read (store, k, list_in_view, &l);
+    if (rc != RCN_OK)
+        code = rcctl_fail (RC_FAIL, "%s %s: %s", k->name,
+                           json_string_value (json_object_get (req, "verb")),
+                           l.why[0] ? l.why : rcn_strerror (rc));
+    else
+        *out = l.out;
+    rcn_store_destroy (&store);
+    rcn_roster_destroy (&roster);
+    return code;
+}
+
+/* `show`: the clear part from the log, then what the node can open of it ("opened"), or why
+ * not ("sealed"). */
+static int
+kind_show (rcctl_t *c, const rcn_kind_t *k, const json_t *req)
+{
+    json_t *out = NULL, *resp = NULL;
+    int code = kind_list (c, k, req, &out);
+    if (code != RC_OK)
+        return code;
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    json_t *ask = json_pack ("{s:s, s:s, s:O}", "op", "open", "kind", k->name,
+                             "hash", json_object_get (req, "hash"));
+    char sock[4200], why[1024] = "";
+    if (rcctl_open (c, &conf, &roster, false, NULL) == RC_OK) {
+        rcn_conf_path (&conf, "control", sock, sizeof sock);
+        int rc = rcn_ctl_call (sock, ask, c->timeout_ms, &resp, why, sizeof why);
+        if (rc != RCN_OK)
+            json_object_set_new (out, "sealed", json_string (why));
+        else if (!json_is_true (json_object_get (resp, "ok")))
+            json_object_set (out, "sealed", json_object_get (resp, "error"));
+        else
+            json_object_set (out, "opened", json_object_get (resp, "opened"));
+    }
+    json_decref (ask);
+    json_decref (resp);
+    rcn_roster_destroy (&roster);
+    if (c->json)
+        rcctl_print_json (out);
+    else
+        k->print (out);
+    json_decref (out);
+    return RC_OK;
+}
+
+/* A verb done without a node (e.g. `pass verify` at a checkpoint): the node dir is optional. */
+static int
+kind_local (rcctl_t *c, const rcn_kind_t *k, const json_t *req)
+{
+    rcn_conf_t conf;
+    rcn_roster_t *roster = NULL;
+    rcn_store_t *store = NULL;
+    char why[1024] = "";
+    if (c->dir_given && rcn_conf_load (c->dir, &conf, why, sizeof why) == RCN_OK) {
+        if (rcn_roster_load (conf.roster_path, &roster, why, sizeof why) != RCN_OK)
+            roster = NULL;
+        rcn_store_opts_t opts = { .readonly = true, .kinds = rcn_kinds };
+        if (rcn_store_open (conf.data_path, &opts, &store, why, sizeof why) != RCN_OK)
+            store = NULL;
+    } else if (c->dir_given)
+        return rcctl_fail (RC_FAIL, "%s is not a node dir: %s", c->dir, why);
+    int code = k->local (req, roster, store, c->json);
+    rcn_store_destroy (&store);
+    rcn_roster_destroy (&roster);
+    return code;
 }
 
 static int
@@ -154,28 +262,30 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
     int code = common_flags (c, &argc, argv, &status, &wait);
     if (code != RC_OK)
         return code;
-    json_t *req = NULL, *resp = NULL;
+    json_t *req = NULL, *resp = NULL, *input = NULL;
     char why[1024] = "";
-    if (k->cli (argc - 1, argv + 1, rcn_now_ms (), &req, why, sizeof why) != RCN_OK)
+    if ((code = read_input (c, k, argc, argv, &input)) != RC_OK)
+        return code;
+    int rc = k->cli (argc - 1, argv + 1, input, rcn_now_ms (), &req, why, sizeof why);
+    json_decref (input);
+    if (rc != RCN_OK)
         return rcctl_fail (RC_USAGE, "%s", why);
     rcn_conf_t conf;
     rcn_roster_t *roster = NULL;
-    rcn_store_t *store = NULL;
     const char *op = json_string_value (json_object_get (req, "op"));
     if (strcmp (op, "list") == 0) {
-        code = rcctl_open (c, &conf, &roster, false, &store);
-        if (code == RC_OK) {
-            list_ctx_t l = { .k = k, .roster = roster, .query = json_object_get (req, "query") };
-            int rc = rcn_store_read (store, k, list_in_view, &l);
-            if (rc != RCN_OK)
-                code = rcctl_fail (RC_FAIL, "%s list: %s", k->name, l.why[0] ? l.why : rcn_strerror (rc));
-            else if (c->json)
-                rcctl_print_json (l.out);
-            else
-                k->print (l.out);
-            json_decref (l.out);
-        }
+        json_t *out = NULL;
+        code = kind_list (c, k, req, &out);
+        if (code == RC_OK && c->json)
+            rcctl_print_json (out);
+        else if (code == RC_OK)
+            k->print (out);
+        json_decref (out);
     }
+    else if (strcmp (op, "open") == 0)
+        code = kind_show (c, k, req);
+    else if (strcmp (op, "local") == 0)
+        code = k->local ? kind_local (c, k, req) : rcctl_fail (RC_USAGE, "%s: no local verbs", k->name);
     else {
         json_object_set_new (req, "kind", json_string (k->name));
         json_object_set_new (req, "status", json_string (status ? status : "actual"));
@@ -206,12 +316,14 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
                     printf ("\n");
                 else
                     printf ("; no peer has confirmed it yet (it will be replicated when one is up)\n");
+                const char *note = json_string_value (json_object_get (resp, "note"));
+                if (note)
+                    printf ("%s\n", note);
             }
         }
     }
     json_decref (req);
     json_decref (resp);
-    rcn_store_destroy (&store);
     rcn_roster_destroy (&roster);
     return code;
 }
@@ -253,6 +365,7 @@ main (int argc, char **argv)
         return rcctl_fail (RC_FAIL, "libsodium failed to initialise");
     rcn_log_set_level (RCN_LOG_WARN);     /* rcctl speaks through its output, not the log */
     rcctl_t c = { .dir = getenv ("RCN_DIR"), .timeout_ms = RCN_CONTROL_TIMEOUT_MS };
+    c.dir_given = c.dir && *c.dir;
     if (!c.dir || !*c.dir)
         c.dir = ".";
     int i = 1;
@@ -267,8 +380,10 @@ main (int argc, char **argv)
         }
         if (i + 1 >= argc)
             return rcctl_fail (RC_USAGE, "%s needs a value (see rcctl help)", argv[i]);
-        if (strcmp (argv[i], "-d") == 0 || strcmp (argv[i], "--dir") == 0)
+        if (strcmp (argv[i], "-d") == 0 || strcmp (argv[i], "--dir") == 0) {
             c.dir = argv[++i];
+            c.dir_given = true;
+        }
         else if (strcmp (argv[i], "--timeout") == 0) {
             char *end;
             errno = 0;

@@ -16,6 +16,7 @@ typedef struct {
     const char *dir;        /* -d DIR, $RCN_DIR, or "." */
     int timeout_ms;         /* --timeout */
     bool json;              /* --json */
+    bool dir_given;         /* -d DIR on the command line (local verbs use the dir only then) */
 } rcctl_t;
 
 /* Prints "rcctl: <msg>" to stderr and returns code. */

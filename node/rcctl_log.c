@@ -301,7 +301,7 @@ export_one (rcn_entry_t *e, void *ctx)
     if (rcn_store_invalid_reason (x->store, e->hash, reason, sizeof reason) == RCN_OK)
         json_object_set_new (o, "invalid", json_string (reason));
     else if (k && k->show) {
-        json_t *body = k->show (e->h.body, e->h.body_len);
+        json_t *body = k->show (e->h.kind, e->h.body, e->h.body_len);
         if (body)
             json_object_set_new (o, "body", body);
     }

@@ -6,6 +6,7 @@
 #include "rcn/region.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <string.h>
 
 static const struct {
@@ -83,5 +84,53 @@ rcn_region_parse (const char *s, uint32_t *code, char *why, size_t whylen)
         return RCN_EINVAL;
     }
     *code = v;
+    return RCN_OK;
+}
+
+static bool
+leap (int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int
+rcn_id_number_check (const char *id, char *why, size_t whylen)
+{
+    static const int weight[17] = { 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2 };
+    static const char check[] = "10X98765432";
+    if (!id || strlen (id) != 18) {
+        rcn_errf (why, whylen, "ID number: must be 18 characters");
+        return RCN_EINVAL;
+    }
+    int sum = 0;
+    for (int i = 0; i < 17; i++) {
+        if (id[i] < '0' || id[i] > '9') {
+            rcn_errf (why, whylen, "ID number: character %d is not a digit", i + 1);
+            return RCN_EINVAL;
+        }
+        sum += (id[i] - '0') * weight[i];
+    }
+    uint32_t area = 0;
+    for (int i = 0; i < 6; i++)
+        area = area * 10 + (uint32_t) (id[i] - '0');
+    if (rcn_region_check (area, NULL, 0) != RCN_OK) {
+        rcn_errf (why, whylen, "ID number: its first six digits are no GB/T 2260 code");
+        return RCN_EINVAL;
+    }
+    int y = 0, m = 0, d = 0;
+    for (int i = 6; i < 10; i++)
+        y = y * 10 + (id[i] - '0');
+    m = (id[10] - '0') * 10 + (id[11] - '0');
+    d = (id[12] - '0') * 10 + (id[13] - '0');
+    static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    if (y < 1900 || y > 2099 || m < 1 || m > 12 || d < 1
+        || d > mdays[m - 1] + (m == 2 && leap (y))) {
+        rcn_errf (why, whylen, "ID number: digits 7-14 are no date of birth (YYYYMMDD)");
+        return RCN_EINVAL;
+    }
+    if (id[17] != check[sum % 11]) {
+        rcn_errf (why, whylen, "ID number: the check character (GB 11643) does not match");
+        return RCN_EINVAL;
+    }
     return RCN_OK;
 }

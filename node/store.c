@@ -338,7 +338,7 @@ static const kind_slot_t *
 kind_find (rcn_store_t *s, uint32_t kind)
 {
     for (size_t i = 0; i < s->nkinds; i++)
-        if (s->kinds[i].kind->kind == kind)
+        if (rcn_kind_handles (s->kinds[i].kind, kind))
             return &s->kinds[i];
     return NULL;
 }
@@ -1216,6 +1216,17 @@ rcn_view_get_by_hash (const rcn_view_t *v, const uint8_t hash[RCN_HASH_SIZE], rc
 {
     assert (v && v->store && v->txn && hash && out);
     return get_by_hash_in (v->store, v->txn, hash, out);
+}
+
+int
+rcn_view_of_kind (const rcn_view_t *v, const rcn_kind_t *k, rcn_view_t *out)
+{
+    assert (v && v->store && v->txn && k && out);
+    const kind_slot_t *ks = kind_find (v->store, k->kind);
+    if (!ks || !ks->open)
+        return RCN_ENOTFOUND;
+    view_make (v->store, ks, v->txn, out);
+    return RCN_OK;
 }
 
 int

@@ -77,7 +77,9 @@ static int
 author_cb (const rcn_view_t *v, void *ctx)
 {
     author_ctx_t *c = ctx;
-    c->rc = rcn_kind_alert.author (v, c->origin, c->req, c->now, &c->body, &c->len, c->why,
+    rcn_kind_env_t env = { .origin = c->origin };
+    uint32_t kind = rcn_kind_alert.kind;
+    c->rc = rcn_kind_alert.author (v, &env, c->req, c->now, &kind, &c->body, &c->len, c->why,
                                    sizeof c->why);
     return RCN_OK;
 }
@@ -482,7 +484,7 @@ cli (const char *words, json_t **req, char *why)
     for (char *t = strtok (buf, " "); t && argc < 31; t = strtok (NULL, " "))
         argv[argc++] = t;
     argv[argc] = NULL;
-    return rcn_kind_alert.cli (argc, argv, T0, req, why, 256);
+    return rcn_kind_alert.cli (argc, argv, NULL, T0, req, why, 256);
 }
 
 static void

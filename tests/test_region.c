@@ -102,11 +102,39 @@ test_bad_text (void)
     CHECK (strstr (why, "99 is not") != NULL);
 }
 
+/* GB 11643-1999 ID numbers: the standard's own example and one more pass; every rule refuses
+ * on its own, and no message repeats the number. */
+static void
+test_id_numbers (void)
+{
+    char why[256];
+    CHECK_EQ (rcn_id_number_check ("11010519491231002X", why, sizeof why), RCN_OK);
+    CHECK_EQ (rcn_id_number_check ("310115199003073613", why, sizeof why), RCN_OK);
+    const char *bad[][2] = {
+        { "11010519491231002x", "check character" },      /* lower-case x */
+        { "110105194912310021", "check character" },
+        { "11010519491231002", "18 characters" },
+        { "1101051949123100A2", "not a digit" },
+        { "990105194912310027", "GB/T 2260" },
+        { "110105194902300020", "date of birth" },         /* 30 February */
+        { "110105180001010020", "date of birth" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        why[0] = '\0';
+        CHECK_EQ (rcn_id_number_check (bad[i][0], why, sizeof why), RCN_EINVAL);
+        CHECK (strstr (why, bad[i][1]) != NULL);
+        CHECK (strstr (why, bad[i][0]) == NULL);
+    }
+    CHECK_EQ (rcn_id_number_check ("20000229", why, sizeof why), RCN_EINVAL);
+    CHECK_EQ (rcn_id_number_check (NULL, why, sizeof why), RCN_EINVAL);
+}
+
 int
 main (void)
 {
     RUN (test_every_prefix);
     RUN (test_names);
     RUN (test_bad_text);
+    RUN (test_id_numbers);
     return rcn_test_done ();
 }

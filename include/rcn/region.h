@@ -18,4 +18,11 @@ int rcn_region_check (uint32_t code, char *why, size_t whylen) RCN_MUST;
 /* Name of the province-level division for code's prefix ("Shanghai"), or NULL. */
 const char *rcn_region_province (uint32_t code);
 
+/* A resident ID number (GB 11643-1999): 18 characters, 17 digits and a check character (0-9
+ * or X, upper case; a lower-case x is refused so that one number has one spelling); the first
+ * six a code with a known province prefix; the next eight a real date between 1900-01-01 and
+ * 2099-12-31; the last the ISO 7064 MOD 11-2 check character. RCN_EINVAL with `why` saying
+ * which rule fails — never the number itself (it is a personal detail). */
+int rcn_id_number_check (const char *id, char *why, size_t whylen) RCN_MUST;
+
 #endif

@@ -272,9 +272,11 @@ current_content (const rcn_view_t *v, const record_t *rec)
 }
 
 static int
-alert_author (const rcn_view_t *v, const uint8_t origin[32], const json_t *req, uint64_t now_ms,
-              uint8_t **body, size_t *body_len, char *why, size_t whylen)
+alert_author (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *req, uint64_t now_ms,
+              uint32_t *kind, uint8_t **body, size_t *body_len, char *why, size_t whylen)
 {
+    (void) kind;
+    const uint8_t *origin = env->origin;
     Rcn__Alert a = RCN__ALERT__INIT;
     uint32_t regions[REGIONS_MAX];
     uint8_t refs[32];
@@ -415,8 +417,9 @@ regions_json (const uint32_t *r, size_t n)
 }
 
 static json_t *
-alert_show (const uint8_t *body, size_t body_len)
+alert_show (uint32_t kind, const uint8_t *body, size_t body_len)
 {
+    (void) kind;
     Rcn__Alert *a = rcn__alert__unpack (NULL, body_len, body);
     if (!a)
         return NULL;
@@ -463,9 +466,10 @@ by_time_desc (const void *pa, const void *pb)
 }
 
 static json_t *
-alert_list (const rcn_view_t *v, const rcn_roster_t *r, const json_t *query, uint64_t now_ms,
+alert_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query, uint64_t now_ms,
             char *why, size_t whylen)
 {
+    const rcn_roster_t *r = env ? env->roster : NULL;
     bool all = json_is_true (json_object_get (query, "all"));
     MDB_cursor *cur = NULL;
     json_t *items = json_array ();
@@ -484,7 +488,7 @@ alert_list (const rcn_view_t *v, const rcn_roster_t *r, const json_t *query, uin
             rcn_entry_destroy (&first);
             goto fail;
         }
-        json_t *o = alert_show (last->h.body, last->h.body_len);
+        json_t *o = alert_show (last->h.kind, last->h.body, last->h.body_len);
         if (!o) {
             rcn_entry_destroy (&first);
             rcn_entry_destroy (&last);
@@ -545,8 +549,10 @@ fail:
 }
 
 static int
-alert_cli (int argc, char **argv, uint64_t now_ms, json_t **req, char *why, size_t whylen)
+alert_cli (int argc, char **argv, const json_t *input, uint64_t now_ms, json_t **req, char *why,
+           size_t whylen)
 {
+    (void) input;               /* an alert is written from flags only */
     static const struct option opts[] = {
         { "severity", required_argument, NULL, 's' },
         { "text", required_argument, NULL, 't' },

@@ -63,8 +63,9 @@ recovery_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t why
 }
 
 static json_t *
-recovery_show (const uint8_t *body, size_t body_len)
+recovery_show (uint32_t kind, const uint8_t *body, size_t body_len)
 {
+    (void) kind;
     Rcn__Recovery *m = rcn__recovery__unpack (NULL, body_len, body);
     if (!m)
         return NULL;
@@ -75,9 +76,10 @@ recovery_show (const uint8_t *body, size_t body_len)
 }
 
 static json_t *
-recovery_list (const rcn_view_t *v, const rcn_roster_t *r, const json_t *query, uint64_t now_ms,
-               char *why, size_t whylen)
+recovery_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query,
+               uint64_t now_ms, char *why, size_t whylen)
 {
+    const rcn_roster_t *r = env ? env->roster : NULL;
     (void) query;
     (void) now_ms;
     MDB_cursor *cur;
@@ -106,7 +108,7 @@ recovery_list (const rcn_view_t *v, const rcn_roster_t *r, const json_t *query, 
                                "origin", rcn_hex (key, RCN_KEY_SIZE, hex));
         rcn_entry_t *e = NULL;
         if (rcn_view_get_by_hash (v, rec + 24, &e) == RCN_OK) {
-            json_t *body = recovery_show (e->h.body, e->h.body_len);
+            json_t *body = recovery_show (e->h.kind, e->h.body, e->h.body_len);
             json_object_set (o, "reason", json_object_get (body, "reason"));
             json_decref (body);
         }
@@ -118,8 +120,10 @@ recovery_list (const rcn_view_t *v, const rcn_roster_t *r, const json_t *query, 
 }
 
 static int
-recovery_cli (int argc, char **argv, uint64_t now_ms, json_t **req, char *why, size_t whylen)
+recovery_cli (int argc, char **argv, const json_t *input, uint64_t now_ms, json_t **req,
+              char *why, size_t whylen)
 {
+    (void) input;
     (void) now_ms;
     if (argc != 1 || strcmp (argv[0], "list") != 0) {
         rcn_errf (why, whylen, "recovery: the only verb is \"list\" (to declare own seqs lost: "
