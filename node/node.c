@@ -90,6 +90,8 @@ struct rcn_node {
     rcn_ctl_req_t early[RCN_NODE_EARLY_MAX];  /* authoring requests held until peers are heard */
     size_t n_early;
     bool claims_settled;             /* no peer claims own seqs beyond our log (checked once) */
+    uint64_t auto_entries;           /* log size when the kinds were last asked (auto_author) */
+    uint64_t auto_next;              /* mono ms: ask them again by then anyway */
     waiter_t waiters[RCN_NODE_WAITERS_MAX];
     size_t n_waiters;
 };
@@ -233,6 +235,8 @@ rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
     if ((rc = take_lock (n, why, whylen)) != RCN_OK
         || (rc = rcn_roster_load (n->conf.roster_path, &n->roster, why, whylen)) != RCN_OK
         || (rc = rcn_keys_load (n->conf.keys_path, &n->keys, why, whylen)) != RCN_OK
+        || (rc = rcn_seal_load (n->conf.keys_path, true, rcn_now_ms (), &n->seal, why,
+                                whylen)) != RCN_OK
         || (rc = find_self (n, why, whylen)) != RCN_OK)
         goto fail;
     rcn_store_opts_t opts = {
@@ -408,9 +412,21 @@ author_in_view (const rcn_view_t *v, void *ctx)
     return RCN_OK;
 }
 
+/* Answers a request; one the node made itself (auto_author: no client) is only logged. */
 static void
 reply (rcn_node_t *n, rcn_ctl_req_t *r, json_t *resp)
 {
+    if (r->id_len == 0) {
+        const char *kind = json_string_value (json_object_get (r->req, "kind"));
+        const char *verb = json_string_value (json_object_get (r->req, "verb"));
+        if (!json_is_true (json_object_get (resp, "ok")))
+            rcn_warn ("could not write %s %s by itself: %s", kind ? kind : "?", verb ? verb : "?",
+                      json_string_value (json_object_get (resp, "error")));
+        json_decref (resp);
+        json_decref (r->req);
+        r->req = NULL;
+        return;
+    }
     if (rcn_control_reply (n->ctl, r, resp) != RCN_OK)
         rcn_debug ("control: a client left before its answer");
 }
@@ -520,6 +536,14 @@ add_to_group (rcn_node_t *n, rcn_ctl_req_t *r)
     }
     free (p->body);
     p->body = NULL;
+    if (rc == RCN_EDUP) {            /* an idempotent re-submission: a.why holds the hash */
+        char region[16];
+        snprintf (region, sizeof region, "%06u", n->self->region);
+        reply (n, &p->req, json_pack ("{s:b, s:s, s:s, s:b, s:s, s:s}", "ok", 1, "hash", a.why,
+                                      "kind", kind->name, "existing", 1, "region", region,
+                                      "acknowledged", "local"));
+        return;
+    }
     reply (n, &p->req, rcn_control_error (rc, a.why[0] ? a.why : rcn_strerror (rc)));
 }
 
@@ -779,6 +803,54 @@ recover_lost (rcn_node_t *n, rcn_ctl_req_t *r)
     answer_authored (n, r, seq, resp);
 }
 
+typedef struct {
+    rcn_node_t *n;
+    const rcn_kind_t *k;
+    rcn_entry_t *e;
+    json_t *out;
+    char why[512];
+} open_ctx_t;
+
+static int
+open_in_view (const rcn_view_t *v, void *ctx)
+{
+    open_ctx_t *o = ctx;
+    rcn_kind_env_t env = node_env (o->n);
+    o->out = o->k->open (v, &env, o->e, o->why, sizeof o->why);
+    return RCN_OK;
+}
+
+/* rcctl's `show`: what an entry sealed for this member, opened by its kind with this member's
+ * sealing secrets. The log line names the entry, never what it holds. */
+static json_t *
+open_sealed (rcn_node_t *n, const json_t *req)
+{
+    const char *hex = json_string_value (json_object_get (req, "hash"));
+    uint8_t hash[RCN_HASH_SIZE];
+    open_ctx_t o = { .n = n };
+    if (!hex || strlen (hex) != 2 * RCN_HASH_SIZE || rcn_unhex (hex, hash, sizeof hash) != RCN_OK)
+        return rcn_control_error (RCN_EINVAL, "open: \"hash\" must be 64 hex digits");
+    int rc = rcn_store_get_by_hash (n->store, hash, &o.e);
+    if (rc == RCN_ENOTFOUND)
+        return rcn_control_error (rc, "open: this member holds no entry with that hash");
+    if (rc != RCN_OK)
+        return rcn_control_error (rc, "open: the log could not be read");
+    o.k = rcn_kind_by_id (o.e->h.kind);
+    json_t *resp;
+    if (!o.k || !o.k->open)
+        resp = rcn_control_error (RCN_EINVAL, "open: that entry's kind seals nothing");
+    else if ((rc = rcn_store_read (n->store, o.k, open_in_view, &o)) != RCN_OK)
+        resp = rcn_control_error (rc, "open: the log could not be read");
+    else if (!o.out)
+        resp = rcn_control_error (RCN_EPERM, o.why[0] ? o.why : "not sealed for this member");
+    else {
+        rcn_info ("opened the sealed details of %s entry %.16s for a local operator", o.k->name, hex);
+        resp = json_pack ("{s:b, s:o}", "ok", 1, "opened", o.out);
+    }
+    rcn_entry_destroy (&o.e);
+    return resp;
+}
+
 static void
 handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
 {
@@ -793,6 +865,8 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
                                   "written for this request, try again shortly");
     else if (strcmp (op, "status") == 0)
         resp = status_json (n);
+    else if (strcmp (op, "open") == 0)
+        resp = open_sealed (n, r->req);
     else if (strcmp (op, "peers") == 0) {
         stats = rcn_sync_stats_json (n->sync);
         resp = json_pack ("{s:b, s:o, s:O}", "ok", 1,
@@ -807,7 +881,7 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
         resp = json_pack ("{s:b, s:I}", "ok", 1, "pid", (json_int_t) getpid ());
     else {
         char why[128];
-        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, peers, author, recover)",
+        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, peers, author, recover, open)",
                   op);
         resp = rcn_control_error (RCN_EINVAL, why);
     }
@@ -853,6 +927,67 @@ take_early (rcn_node_t *n)
     n->n_early -= i;
 }
 
+typedef struct {
+    rcn_node_t *n;
+    const rcn_kind_t *k;
+    json_t *reqs;
+    int rc;
+    char why[256];
+} auto_ctx_t;
+
+static int
+auto_in_view (const rcn_view_t *v, void *ctx)
+{
+    auto_ctx_t *a = ctx;
+    rcn_kind_env_t env = node_env (a->n);
+    a->rc = a->k->auto_author (v, &env, rcn_now_ms (), a->reqs, a->why, sizeof a->why);
+    return RCN_OK;
+}
+
+/* What the node writes by itself (kind.h auto_author: its SealKey, a receipt for each notice
+ * addressed to it): asked when the log has changed, or every 5 s, while the node may author
+ * and no group is open. Each proposal goes through add_to_group like an operator's request;
+ * its answer is only logged. Proposals past a full group wait for the next pass, which the
+ * group's commit brings about. */
+static void
+auto_author (rcn_node_t *n)
+{
+    if (n->blocked || n->group_signed || n->n_group || n->has_deferred || n->n_early
+        || !ready_to_author (n))
+        return;
+    uint64_t now = rcn_mono_ms ();
+    rcn_store_stats_t st;
+    if (rcn_store_stats (n->store, &st) != RCN_OK
+        || (st.entries == n->auto_entries && now < n->auto_next))
+        return;
+    n->auto_entries = st.entries;
+    n->auto_next = now + 5000;
+    json_t *reqs = json_array ();
+    for (size_t i = 0; rcn_kinds[i]; i++) {
+        if (!rcn_kinds[i]->auto_author)
+            continue;
+        auto_ctx_t a = { .n = n, .k = rcn_kinds[i], .reqs = reqs };
+        if (rcn_store_read (n->store, rcn_kinds[i], auto_in_view, &a) != RCN_OK || a.rc != RCN_OK)
+            rcn_warn ("%s: could not look for what to write by itself: %s", rcn_kinds[i]->name,
+                      a.why[0] ? a.why : rcn_strerror (a.rc));
+    }
+    size_t i;
+    json_t *q;
+    json_array_foreach (reqs, i, q) {
+        if (n->n_group == RCN_NODE_GROUP_MAX || n->has_deferred || n->blocked)
+            break;
+        rcn_ctl_req_t r = { .id_len = 0, .arrived = now, .req = json_deep_copy (q) };
+        if (!r.req)
+            break;
+        json_object_set_new (r.req, "op", json_string ("author"));
+        if (!json_is_string (json_object_get (r.req, "status")))
+            json_object_set_new (r.req, "status", json_string ("actual"));
+        json_object_set_new (r.req, "wait", json_string ("local"));
+        add_to_group (n, &r);       /* takes r.req, or answers (logs) and frees it */
+    }
+    json_decref (reqs);
+}
+
 /* A blocked member unblocks once its own entries are back up to the committed mark. */
 static void
 check_rejoin (rcn_node_t *n)
@@ -894,6 +1029,7 @@ rcn_node_run (rcn_node_t *n)
             rcn_sync_handle (n->sync, items + 1, ns, now);
         rcn_sync_tick (n->sync, now);
         check_rejoin (n);
+        auto_author (n);
         if (n->n_waiters)
             answer_waiters (n, false);
         if (n->n_group > 0 && !n->group_signed) {
@@ -947,6 +1083,7 @@ rcn_node_destroy (rcn_node_t **self_p)
         zmq_ctx_term (n->zctx);
     rcn_store_destroy (&n->store);
     rcn_keys_destroy (&n->keys);
+    rcn_seal_destroy (&n->seal);
     rcn_roster_destroy (&n->roster);
     if (n->lock_fd >= 0)
         close (n->lock_fd);

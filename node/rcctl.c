@@ -184,8 +184,18 @@ kind_list (rcctl_t *c, const rcn_kind_t *k, const json_t *req, json_t **out)
     int code = rcctl_open (c, &conf, &roster, false, &store);
     if (code != RC_OK)
         return code;
-    list_ctx_t l = { .k = k, .query = json_object_get (req, "query") };
+    /* The view is the same on every member; "me" is this dir's region (e.g. --to-me). */
+    json_t *query = json_deep_copy (json_object_get (req, "query"));
+    if (!json_is_object (query)) {
+        json_decref (query);
+        query = json_object ();
+    }
+    char region[16];
+    snprintf (region, sizeof region, "%06u", conf.region);
+    json_object_set_new (query, "self_region", json_string (region));
+    list_ctx_t l = { .k = k, .query = query };
     l.env.roster = roster;
+    l.env.region = conf.region;
     int rc = rcn_store_read (store, k, list_in_view, &l);
     if (rc != RCN_OK)
         code = rcctl_fail (RC_FAIL, "%s %s: %s", k->name,
@@ -193,6 +203,7 @@ kind_list (rcctl_t *c, const rcn_kind_t *k, const json_t *req, json_t **out)
                            l.why[0] ? l.why : rcn_strerror (rc));
     else
         *out = l.out;
+    json_decref (query);
     rcn_store_destroy (&store);
     rcn_roster_destroy (&roster);
     return code;
@@ -300,6 +311,10 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
             json_object_del (resp, "ok");
             if (c->json)
                 rcctl_print_json (resp);
+            else if (json_is_true (json_object_get (resp, "existing")))
+                printf ("%s %s: the same request was written before as entry %s; nothing new "
+                        "was written\n", k->name, json_string_value (json_object_get (req, "verb")),
+                        json_string_value (json_object_get (resp, "hash")));
             else {
                 bool peer = strcmp (json_string_value (json_object_get (resp, "acknowledged")),
                                     "peer") == 0;

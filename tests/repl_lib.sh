@@ -161,12 +161,12 @@ alliance() {
 
 # converged [-t SECS] [-n TOTAL] [I…]: polls (<= SECS, default 30) until the listed members
 # (default all) hold identical heads and byte-identical exports — and, with -n, TOTAL entries
-# in all. Heads are polled alone (one rcctl call per member, no parsing); the time reported
+# in all besides the SealKeys (each node writes its own by itself at its first start). Heads are polled alone (one rcctl call per member, no parsing); the time reported
 # is from the call until the heads first agreed, then exports are compared (and, should they
 # differ, polling goes on). On failure, prints what each member holds.
 LAST_CONVERGED_MS=
 converged() {
-  local secs=30 total= i t0 deadline ok ref sum got
+  local secs=30 total= i t0 deadline ok ref sum got sk
   while [ $# -gt 0 ]; do
     case $1 in -t) secs=$2; shift 2 ;; -n) total=$2; shift 2 ;; *) break ;; esac
   done
@@ -181,7 +181,8 @@ converged() {
     done
     if [ $ok = 1 ] && [ -n "$total" ]; then
       got=$(grep -o '"seq": [0-9]*' "$T/conv.${nodes[0]}.heads" | awk '{ s += $2 } END { print s + 0 }')
-      [ "$got" = "$total" ] || ok=0
+      sk=$("$RCCTL" -d "$(D "${nodes[0]}")" sealkey list --json 2>/dev/null | json "len(d)" 2>/dev/null || echo 0)
+      [ "$((got - sk))" = "$total" ] || ok=0
     fi
     if [ $ok = 1 ]; then
       LAST_CONVERGED_MS=$(( $(now_ms) - t0 ))
