@@ -1,10 +1,11 @@
 /* codec.c — hex, base64 and Z85 at the edges (JSON, cards, export), and the one check of UTF-8
  * text. libsodium does hex and base64 in constant time; libzmq does Z85, the encoding ZeroMQ
- * CURVE keys travel in. */
+ * CURVE keys travel in; Base45 (RFC 9285) is ours, for pass tokens in QR codes. */
 #include "rcn/codec.h"
 #include "rcn/err.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -74,6 +75,74 @@ rcn_unz85_key (const char *s, uint8_t key[32])
     if (!zmq_z85_decode (key, s))
         return RCN_EINVAL;
     return RCN_OK;
+}
+
+static const char s_b45[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+
+char *
+rcn_base45 (const uint8_t *bin, size_t len)
+{
+    /* Two bytes become three characters, a trailing byte two (RFC 9285 §4). */
+    if (len > (SIZE_MAX - 3) / 3 * 2)
+        return NULL;
+    char *out = malloc (len / 2 * 3 + (len % 2) * 2 + 1), *p = out;
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i + 1 < len; i += 2) {
+        unsigned n = (unsigned) bin[i] << 8 | bin[i + 1];
+        *p++ = s_b45[n % 45];
+        *p++ = s_b45[n / 45 % 45];
+        *p++ = s_b45[n / 2025];
+    }
+    if (len % 2) {
+        unsigned n = bin[len - 1];
+        *p++ = s_b45[n % 45];
+        *p++ = s_b45[n / 45];
+    }
+    *p = '\0';
+    return out;
+}
+
+static int
+b45_digit (char c)
+{
+    const char *p = c ? strchr (s_b45, c) : NULL;
+    return p ? (int) (p - s_b45) : -1;
+}
+
+int
+rcn_unbase45 (const char *s, uint8_t **out, size_t *out_len)
+{
+    size_t slen = s ? strlen (s) : 0;
+    if (!s || slen % 3 == 1)
+        return RCN_EINVAL;
+    uint8_t *buf = malloc (slen / 3 * 2 + 2), *p = buf;
+    if (!buf)
+        return RCN_ENOMEM;
+    for (size_t i = 0; i < slen; i += 3) {
+        size_t n = slen - i >= 3 ? 3 : 2;
+        unsigned v = 0, f = 1;
+        for (size_t k = 0; k < n; k++, f *= 45) {
+            int d = b45_digit (s[i + k]);
+            if (d < 0)
+                goto fail;
+            v += (unsigned) d * f;
+        }
+        if (n == 3) {
+            if (v > 0xffff)
+                goto fail;
+            *p++ = (uint8_t) (v >> 8);
+        }
+        else if (v > 0xff)
+            goto fail;
+        *p++ = (uint8_t) v;
+    }
+    *out = buf;
+    *out_len = (size_t) (p - buf);
+    return RCN_OK;
+fail:
+    free (buf);
+    return RCN_EINVAL;
 }
 
 bool

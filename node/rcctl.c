@@ -18,6 +18,7 @@
 #include "rcn/control.h"
 #include "rcn/kind.h"
 #include "rcn/log.h"
+#include "rcn/qr.h"
 
 int
 rcctl_fail (int code, const char *fmt, ...)
@@ -105,7 +106,9 @@ rcctl_call (const rcctl_t *c, const rcn_conf_t *conf, const json_t *req, json_t 
     return RC_OK;
 }
 
-/* Takes flags every kind shares out of argv (compacting it): --status, --wait, --json. */
+/* Takes flags every kind shares out of argv (compacting it): --status, --wait, --json. A
+ * --status whose value is no traffic status (actual, exercise, test) is left to the kind: a
+ * case answer is `case ack HASH --status taken_over`. */
 static int
 common_flags (rcctl_t *c, int *argc, char **argv, const char **status, const char **wait)
 {
@@ -113,6 +116,12 @@ common_flags (rcctl_t *c, int *argc, char **argv, const char **status, const cha
     for (int i = 0; i < *argc; i++) {
         if (strcmp (argv[i], "--json") == 0)
             c->json = true;
+        else if (strcmp (argv[i], "--status") == 0 && i + 1 < *argc
+                 && rcn_status_parse (argv[i + 1]) < 0) {
+            argv[out++] = argv[i];
+            argv[out++] = argv[i + 1];
+            i++;
+        }
         else if (strcmp (argv[i], "--status") == 0 || strcmp (argv[i], "--wait") == 0) {
             if (i + 1 >= *argc)
                 return rcctl_fail (RC_USAGE, "%s needs a value", argv[i]);
@@ -124,8 +133,6 @@ common_flags (rcctl_t *c, int *argc, char **argv, const char **status, const cha
     }
     *argc = out;
     argv[out] = NULL;
-    if (*status && rcn_status_parse (*status) < 0)
-        return rcctl_fail (RC_USAGE, "--status \"%s\": must be actual, exercise or test", *status);
     if (*wait && strcmp (*wait, "local") != 0 && strcmp (*wait, "peer") != 0)
         return rcctl_fail (RC_USAGE, "--wait \"%s\": must be peer (held by a peer, the default) "
                            "or local (durable on this member)", *wait);
@@ -161,6 +168,13 @@ read_input (const rcctl_t *c, const rcn_kind_t *k, int argc, char **argv, json_t
         takes = strcmp (k->json_verbs[i], argv[1]) == 0;
     if (!takes)
         return RC_OK;
+    /* Empty stdin (cron, </dev/null): the verb takes its fields from flags. */
+    int ch = fgetc (stdin);
+    while (ch == ' ' || ch == '\n' || ch == '\t' || ch == '\r')
+        ch = fgetc (stdin);
+    if (ch == EOF)
+        return RC_OK;
+    ungetc (ch, stdin);
     json_error_t err;
     *input = json_loadf (stdin, JSON_REJECT_DUPLICATES, &err);
     if (!*input)
@@ -253,6 +267,9 @@ kind_local (rcctl_t *c, const rcn_kind_t *k, const json_t *req)
     rcn_store_t *store = NULL;
     char why[1024] = "";
     if (c->dir_given && rcn_conf_load (c->dir, &conf, why, sizeof why) == RCN_OK) {
+        /* A member's checkpoint: its own region is "here" (unless the verb was told). */
+        if (!json_object_get (req, "here"))
+            json_object_set_new ((json_t *) req, "here", json_integer (conf.region));
         if (rcn_roster_load (conf.roster_path, &roster, why, sizeof why) != RCN_OK)
             roster = NULL;
         rcn_store_opts_t opts = { .readonly = true, .kinds = rcn_kinds };
@@ -263,6 +280,40 @@ kind_local (rcctl_t *c, const rcn_kind_t *k, const json_t *req)
     int code = k->local (req, roster, store, c->json);
     rcn_store_destroy (&store);
     rcn_roster_destroy (&roster);
+    return code;
+}
+
+/* A written entry's "after" (kind.h): fields read back from the log into the answer, and the
+ * QR code of its token when --qr FILE was given. */
+static int
+after_author (rcctl_t *c, const rcn_kind_t *k, const json_t *req, json_t *resp)
+{
+    const json_t *after = json_object_get (req, "after");
+    if (!json_is_object (after))
+        return RC_OK;
+    json_t *q = json_pack ("{s:O, s:O}", "verb", json_object_get (req, "verb"), "query", after);
+    json_t *out = NULL;
+    int code = q ? RC_OK : RC_FAIL;
+    if (q) {
+        json_object_set (json_object_get (q, "query"), "hash", json_object_get (resp, "hash"));
+        code = kind_list (c, k, q, &out);
+    }
+    if (code == RC_OK && json_is_object (out))
+        json_object_update (resp, out);
+    const char *token = json_string_value (json_object_get (resp, "token"));
+    const char *qr = json_string_value (json_object_get (req, "qr"));
+    char why[512] = "";
+    if (code == RC_OK && qr) {
+        if (!token || rcn_qr_write_png (token, qr, why, sizeof why) != RCN_OK)
+            code = rcctl_fail (RC_FAIL, "%s %s: the entry is written (%s) but not its QR code: %s",
+                               k->name, json_string_value (json_object_get (req, "verb")),
+                               json_string_value (json_object_get (resp, "hash")),
+                               token ? why : "no token to encode");
+        else
+            json_object_set_new (resp, "qr", json_string (qr));
+    }
+    json_decref (out);
+    json_decref (q);
     return code;
 }
 
@@ -307,6 +358,8 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
         code = rcctl_open (c, &conf, &roster, false, NULL);
         if (code == RC_OK)
             code = rcctl_call (c, &conf, req, &resp);
+        if (code == RC_OK)
+            code = after_author (c, k, req, resp);
         if (code == RC_OK) {
             json_object_del (resp, "ok");
             if (c->json)
@@ -334,6 +387,12 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
                 const char *note = json_string_value (json_object_get (resp, "note"));
                 if (note)
                     printf ("%s\n", note);
+            }
+            if (!c->json) {
+                if (json_object_get (resp, "token"))
+                    printf ("token %s\n", json_string_value (json_object_get (resp, "token")));
+                if (json_object_get (resp, "qr"))
+                    printf ("QR code written to %s\n", json_string_value (json_object_get (resp, "qr")));
             }
         }
     }

@@ -18,6 +18,7 @@
 #include "rcn/fileio.h"
 #include "rcn/kind.h"
 #include "rcn/region.h"
+#include "rcn.pb-c.h"
 
 /* `rcctl status|peers [--json]`: asks the running node op argv[0]; *resp is the answer. */
 static int
@@ -289,7 +290,15 @@ export_one (rcn_entry_t *e, void *ctx)
     json_object_set_new (o, "region", json_string (region));
     json_object_set_new (o, "origin", json_string (rcn_hex (e->h.origin, 32, ohex)));
     json_object_set_new (o, "seq", json_integer ((json_int_t) e->h.seq));
-    json_object_set_new (o, "kind", k ? json_string (k->name) : json_integer (e->h.kind));
+    /* The entry kind's own name (proto/rcn.proto: KIND_PASS_ISSUE -> "pass_issue"), which
+     * tests/verify_export.py and anyone reading DESIGN §4 know; a number when unknown. */
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value (&rcn__kind__descriptor,
+                                                                         (int) e->h.kind);
+    char kname[64] = "";
+    for (size_t i = 0; ev && ev->name[i] && i + 1 < sizeof kname; i++)
+        kname[i] = (char) (ev->name[i] >= 'A' && ev->name[i] <= 'Z' ? ev->name[i] + 32 : ev->name[i]);
+    json_object_set_new (o, "kind", ev && strncmp (kname, "kind_", 5) == 0
+                                    ? json_string (kname + 5) : json_integer (e->h.kind));
     json_object_set_new (o, "kind_id", json_integer (e->h.kind));
     json_object_set_new (o, "status", status ? json_string (status) : json_integer (e->h.status));
     json_object_set_new (o, "time_ms", json_integer ((json_int_t) e->h.time_ms));

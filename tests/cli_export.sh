@@ -27,7 +27,7 @@ import json,sys
 need={"region","origin","seq","kind","status","time_ms","hash","prev","signed","sig"}
 for l in open(sys.argv[1]):
     o=json.loads(l); assert need<=o.keys(), need-o.keys()
-    assert o["region"]=="310000" and o["kind"]==("sealkey" if o["seq"]==1 else "alert")
+    assert o["region"]=="310000" and o["kind"]==("seal_key" if o["seq"]==1 else "alert")
 ' "$T/all.jsonl"
 check "drill entries are marked exercise at the source" test "$(grep -c '"status":"exercise"' "$T/all.jsonl")" = 4
 check "the independent verifier accepts the export" $VERIFY --roster "$T/roster.json" "$T/all.jsonl"

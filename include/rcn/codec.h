@@ -1,4 +1,5 @@
-/* codec.h — text encodings used at the edges: hex, base64 (standard, padded), Z85; UTF-8 text. */
+/* codec.h — text encodings used at the edges: hex, base64 (standard, padded), Z85, Base45;
+ * UTF-8 text. */
 #ifndef RCN_CODEC_H
 #define RCN_CODEC_H
 
@@ -23,6 +24,15 @@ void rcn_z85_key (const uint8_t key[32], char out[41]);
 
 /* Decodes a 40-character Z85 key. 0 or RCN_EINVAL. */
 int rcn_unz85_key (const char *s, uint8_t key[32]) __attribute__((warn_unused_result));
+
+/* Base45 (RFC 9285) of `len` bytes: the encoding of pass tokens, whose alphabet is QR code's
+ * alphanumeric mode. Caller owns the result (free()); NULL on ENOMEM. */
+char *rcn_base45 (const uint8_t *bin, size_t len);
+
+/* Decodes Base45 `s` (exactly: no whitespace, upper case only). Caller owns *out (free()).
+ * RCN_EINVAL on a character outside the alphabet, a length of 3n+1, or a group whose value
+ * does not fit (over 65535 for three characters, 255 for a trailing two); RCN_ENOMEM. */
+int rcn_unbase45 (const char *s, uint8_t **out, size_t *out_len) __attribute__((warn_unused_result));
 
 /* Whether s[0..len) is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
  * above U+10FFFF) without control characters: no C0 (but newline and tab when newline_tab),

@@ -115,6 +115,10 @@ struct rcn_kind {
      *   {"verb": "show", "op": "open", "hash": HEX, "query": {…}}  reads the view (list with
      *        the query) and asks the node to open what is sealed for it;
      *   {"verb": …, "op": "local", …}                    for one `local` does without a node.
+     * An "author" request may carry "after": {…}: once the node has answered, rcctl runs
+     * `list` with that query plus "hash" (the new entry's) and adds the fields of the object it
+     * returns to the answer (e.g. a pass's token); with "qr": FILE too, it writes the
+     * answer's "token" as a PNG QR code there (qr.h).
      * input: the JSON object read from stdin when rcctl got --json and stdin is not a
      * terminal (NULL otherwise): a verb may take its fields from it instead of flags.
      * Flags common to every kind (--status, --wait, --json, --timeout) are taken out by

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# records_case — case notifications across a real 3-member alliance (DESIGN §4, §7): member 1
+# (310000) notifies member 2 (320000) with JSON on stdin; member 2's node acknowledges receipt
+# by itself and member 1 sees it; `case list --owed` shows the notice owed at both ends until
+# member 2 takes it over. A second notice is answered not_ours with a redirect to member 3
+# (330000), whose node receives it by itself and opens the personal details, while a member
+# never addressed sees only the clear part. A re-submission names the existing entry; other
+# content under the same case id is refused. A drill notice is shown as exercise and answered
+# only as exercise. The planted name and ID number reach no node's data.mdb, log or export: only
+# the addressed members' `case show` prints them.
+B=${1:?build dir}
+. "$(dirname "$0")/repl_lib.sh"
+
+NAME=Planted-Lisiguang
+ID=32058319900307451X
+PHONE=13900001111
+
+# wait_for SECS WHAT CMD…: until CMD succeeds (bounded), else says what it waited for.
+wait_for() {
+  local secs=$1 what=$2; shift 2
+  local deadline=$(( $(now_ms) + secs * 1000 ))
+  while [ "$(now_ms)" -lt "$deadline" ]; do
+    "$@" >/dev/null 2>&1 && return 0
+    alive || return 1
+    sleep 0.2
+  done
+  echo "waited $secs s for $what" >&2
+  return 1
+}
+# keys_on I: member i's log holds every member's sealing key.
+keys_on() { [ "$("$RCCTL" -d "$(D "$1")" --json sealkey list | json "len(d)")" = 3 ]; }
+# state_at I HASH REGION: the addressee REGION's state of notice HASH, as member i shows it.
+# (From list, not show: show asks the node to open the details, and each opening is logged.)
+state_at() {
+  "$RCCTL" -d "$(D "$1")" --json case list 2>/dev/null |
+    json "([a['state'] for n in d if n['hash']=='$2' for a in n['addressees'] if a['region']=='$3'] or ['(none)'])[0]" 2>/dev/null
+}
+is_state() { [ "$(state_at "$1" "$2" "$3")" = "$4" ]; }
+# owed_at I [FLAGS]: the hashes `case list --owed` shows on member i.
+owed_at() { "$RCCTL" -d "$(D "$1")" --json case list --owed "${@:2}" | json "' '.join(n['hash'] for n in d)"; }
+owes_none() { [ -z "$(owed_at "$1")" ]; }
+
+check "3 members come up and see each other up" alliance 3
+for i in 1 2 3; do
+  check "member $i holds every member's sealing key (published by the nodes themselves)" \
+    wait_for 20 "sealing keys on member $i" keys_on "$i"
+done
+
+# --- notify, automatic receipt, owed at both ends, taken over -----------------------------------
+cat > "$T/notice.json" <<EOF
+{"case_id": "SH-2026-0001", "classification": "close_contact", "to": ["320000"],
+ "residence": "320583", "reported_at": "2026-11-22T09:30:00+08:00",
+ "onset": "2026-11-20T08:00:00+08:00",
+ "personal": {"name": "$NAME", "id_number": "$ID", "phone": "$PHONE",
+              "address": "Kunshan, Qiandeng 1", "notes": "contact of SH-2026-0000"}}
+EOF
+notify1() { "$RCCTL" -d "$(D 1)" --json case notify < "$T/notice.json"; }
+out=$(notify1 2>&1) || true
+H1=$(json "d['hash']" <<<"$out" 2>/dev/null || true)
+check "case notify --json (stdin) at member 1 answers with the entry's hash" test -n "$H1"
+[ -n "$H1" ] || echo "     rcctl said: $out"
+t0=$(now_ms)
+check "member 2's receipt reaches member 1 by itself" wait_for 20 "the receipt" is_state 1 "$H1" 320000 received
+note "receipt seen at the origin $(( $(now_ms) - t0 )) ms after the notice was written"
+check "member 2 shows it received too" is_state 2 "$H1" 320000 received
+check "case list --owed shows it owed at the origin" eval '[ "$(owed_at 1)" = "$H1" ]'
+check "…and at the addressee" eval '[ "$(owed_at 2)" = "$H1" ]'
+check "…and in the addressee's --to-me" eval '[ "$(owed_at 2 --to-me)" = "$H1" ]'
+check "…but not in the origin's --to-me" eval '[ -z "$(owed_at 1 --to-me)" ]'
+check "case list (table) on member 1 says OWED" eval '"$RCCTL" -d "$(D 1)" case list | grep -q "320000  received .*OWED"'
+expect_fail 1 "its own notice" "member 1 may not answer its own notice" \
+  -- "$RCCTL" -d "$(D 1)" case ack "$H1" taken_over
+expect_fail 1 "not addressed to 330000" "member 3 may not answer a notice not addressed to it" \
+  -- "$RCCTL" -d "$(D 3)" case ack "$H1" taken_over
+check "member 2 takes it over" "$RCCTL" -d "$(D 2)" case ack "$H1" --status taken_over --note "in home isolation"
+check "owed clears at the origin" wait_for 20 "owed to clear on member 1" owes_none 1
+check "…and at the addressee" owes_none 2
+check "member 1 shows taken_over with times to receipt and response" \
+  eval '"$RCCTL" -d "$(D 1)" --json case show "$H1" | json "d[\"addressees\"][0][\"state\"] == \"taken_over\" and d[\"addressees\"][0][\"time_to_response_ms\"] >= d[\"addressees\"][0][\"time_to_receipt_ms\"]" | grep -q true'
+
+# --- idempotent re-submission ------------------------------------------------------------------
+out=$(notify1 2>&1) || true
+check "the same notice again names the existing entry and signs nothing new" \
+  eval '[ "$(json "d[\"hash\"]" <<<"$out")" = "$H1" ] && [ "$(json "d.get(\"existing\")" <<<"$out")" = true ]'
+[ "$(json "d.get('existing')" <<<"$out" 2>/dev/null)" = true ] || echo "     rcctl said: $out"
+sed 's/"phone": "[0-9]*"/"phone": "13900002222"/' "$T/notice.json" > "$T/notice2.json"
+expect_fail 1 "--supersedes $H1" "other content under the same case id is refused, naming the correction" \
+  -- sh -c "'$RCCTL' -d '$(D 1)' --json case notify < '$T/notice2.json'"
+
+# --- not_ours with a redirect: the new region receives and opens -------------------------------
+# (Without --json: with it, rcctl reads the notice from stdin whenever stdin is no terminal.)
+hash_in() { sed -n 's/.*: entry \([0-9a-f]\{64\}\) .*/\1/p'; }
+out=$("$RCCTL" -d "$(D 1)" case notify --case-id SH-2026-0002 --classification confirmed \
+  --to 320000 --residence 330106 --reported-at 2026-11-22T10:00:00+08:00 --name "$NAME" \
+  --id-number "$ID" --phone "$PHONE" 2>&1) || true
+H2=$(hash_in <<<"$out")
+check "a second notice, from flags" test -n "$H2"
+[ -n "$H2" ] || echo "     rcctl said: $out"
+check "member 2 receives it by itself" wait_for 20 "the receipt" is_state 2 "$H2" 320000 received
+check "before the redirect, member 3's case show says it is not addressed to it" \
+  eval '"$RCCTL" -d "$(D 3)" case show "$H2" | grep -q "not addressed to 330000"'
+check "member 2 answers not_ours, passing it on to 330000" \
+  "$RCCTL" -d "$(D 2)" case ack "$H2" --status not_ours --redirect 330000 --note "residence is in Hangzhou"
+check "member 3 receives it by itself" wait_for 20 "member 3's receipt" is_state 1 "$H2" 330000 received
+check "…and owes it now (both ends)" eval '[ "$(owed_at 1)" = "$H2" ] && [ "$(owed_at 3 --to-me)" = "$H2" ]'
+check "member 3's case show opens the personal details" \
+  eval '[ "$("$RCCTL" -d "$(D 3)" --json case show "$H2" | json "d[\"opened\"][\"id_number\"]")" = "$ID" ]'
+check "…and prints them for a person" eval '"$RCCTL" -d "$(D 3)" case show "$H2" | grep -q "$NAME"'
+check "the origin opens its own notice" \
+  eval '[ "$("$RCCTL" -d "$(D 1)" --json case show "$H2" | json "d[\"opened\"][\"name\"]")" = "$NAME" ]'
+out=$("$RCCTL" -d "$(D 3)" --json case show "$H1" 2>&1) || true
+check "on member 3, never addressed by the first notice, case show gives the clear part only" \
+  eval 'json "d[\"case_id\"]" <<<"$out" | grep -q SH-2026-0001 && ! grep -q "$NAME" <<<"$out" && ! grep -q "$ID" <<<"$out"'
+check "…and says why" eval 'json "d[\"sealed\"]" <<<"$out" | grep -q "not addressed to 330000"'
+check "member 3 takes it over" "$RCCTL" -d "$(D 3)" case ack "$H2" taken_over
+check "nobody owes anything then" wait_for 20 "owed to clear" eval 'owes_none 1 && owes_none 2 && owes_none 3'
+
+# --- a drill notice ------------------------------------------------------------------------------
+out=$("$RCCTL" -d "$(D 1)" case notify --status exercise --case-id DRILL-0001 \
+  --classification suspected --to 320000,330000 --residence 310115 \
+  --reported-at 2026-11-22T11:00:00+08:00 --name "Drill Person" 2>&1) || true
+H3=$(hash_in <<<"$out")
+check "a drill notice (--status exercise)" test -n "$H3"
+[ -n "$H3" ] || echo "     rcctl said: $out"
+check "both addressees receive it by themselves" \
+  wait_for 20 "drill receipts" eval 'is_state 1 "$H3" 320000 received && is_state 1 "$H3" 330000 received'
+check "it is shown as exercise" \
+  eval '[ "$("$RCCTL" -d "$(D 2)" --json case show "$H3" | json "d[\"status\"]")" = exercise ]'
+check "…in the table too" eval '"$RCCTL" -d "$(D 2)" case list | grep "DRILL-0001" | grep -q EXERCISE'
+# drill_acks I: every ack of the drill notice in member i's export is exercise traffic.
+drill_acks() {
+  "$RCCTL" -d "$(D "$1")" export | python3 -c "
+import json, sys
+acks = [e for e in map(json.loads, sys.stdin) if (e.get('body') or {}).get('notice') == '$H3']
+sys.exit(0 if len(acks) >= 2 and all(e['status'] == 'exercise' for e in acks) else 1)"
+}
+check "the automatic receipts are drill traffic too" drill_acks 1
+expect_fail 1 "exercise traffic" "a real answer to a drill notice is refused" \
+  -- "$RCCTL" -d "$(D 2)" case ack "$H3" taken_over
+check "…a drill answer is taken" "$RCCTL" -d "$(D 2)" case ack "$H3" taken_over --status exercise
+
+# --- privacy: the planted details are nowhere but in the addressed members' case show ------------
+check "all three converge" converged -t 30
+for i in 1 2 3; do
+  "$RCCTL" -d "$(D "$i")" export > "$T/export.$i.jsonl"
+  "$RCCTL" -d "$(D "$i")" --json case list > "$T/list.$i.json"
+done
+leaks() {
+  local f hit=0
+  for f in "$T"/m[123]/data/data.mdb "$T"/m[123].log "$T"/export.*.jsonl "$T"/list.*.json; do
+    if grep -aqF -e "$NAME" -e "$ID" -e "$PHONE" "$f"; then echo "leak in $f" >&2; hit=1; fi
+  done
+  return $hit
+}
+check "neither the name, the ID number nor the phone is in any data.mdb, node log, export or list" leaks
+check "…while the clear case ids are (the grep works)" grep -aqF SH-2026-0002 "$T/m3/data/data.mdb"
+check "every member's log shows the opening of sealed details, by hash only" \
+  eval 'grep -q "opened the sealed details of case entry ${H2:0:16}" "$(D 3).log"'
+check "no member holds fork evidence" no_forks 1 2 3
+check "no invalid entry anywhere" \
+  eval '! grep -q "\"invalid\"" "$T"/export.*.jsonl'
+check "all three stop cleanly" stop_all
+check "each log verifies offline (verify-log)" eval '"$RCCTL" verify-log "$(D 1)" && "$RCCTL" verify-log "$(D 2)" && "$RCCTL" verify-log "$(D 3)"'
+check "the independent verifier accepts every export" verify_all 1 2 3
+check "no sanitizer report or assertion in any node log" logs_clean
+finish
