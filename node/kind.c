@@ -1,6 +1,9 @@
 /* kind.c — lookups in the generated table of record kinds (kinds_table.c). */
 #include "rcn/kind.h"
 
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const rcn_kind_t *
@@ -19,4 +22,101 @@ rcn_kind_by_name (const char *name)
         if (strcmp (rcn_kinds[i]->name, name) == 0)
             return rcn_kinds[i];
     return NULL;
+}
+
+void
+rcn_kind_region_json (json_t *o, const char *prefix, const rcn_roster_t *r,
+                      const uint8_t origin[RCN_KEY_SIZE])
+{
+    const rcn_member_t *m = r ? rcn_roster_by_origin (r, origin) : NULL;
+    if (!m)
+        return;
+    char key[64], code[16];
+    snprintf (key, sizeof key, "%sregion", prefix);
+    snprintf (code, sizeof code, "%06u", m->region);
+    json_object_set_new (o, key, json_string (code));
+    snprintf (key, sizeof key, "%sregion_name", prefix);
+    json_object_set_new (o, key, json_string (m->name));
+}
+
+typedef struct {
+    json_t *item;
+    json_int_t time;
+    const char *hash;
+} sorted_t;
+
+static int
+newest_first (const void *pa, const void *pb)
+{
+    const sorted_t *a = pa, *b = pb;
+    if (a->time != b->time)
+        return a->time < b->time ? 1 : -1;
+    return strcmp (a->hash ? a->hash : "", b->hash ? b->hash : "");
+}
+
+json_t *
+rcn_kind_newest_first (json_t *items, const char *time_field, const char *what, char *why,
+                       size_t whylen)
+{
+    size_t n = json_array_size (items);
+    sorted_t *tmp = calloc (n ? n : 1, sizeof *tmp);
+    json_t *sorted = json_array ();
+    if (!tmp || !sorted) {
+        free (tmp);
+        json_decref (sorted);
+        json_decref (items);
+        rcn_errf (why, whylen, "%s: out of memory", what);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        tmp[i].item = json_array_get (items, i);
+        tmp[i].time = json_integer_value (json_object_get (tmp[i].item, time_field));
+        tmp[i].hash = json_string_value (json_object_get (tmp[i].item, "hash"));
+    }
+    qsort (tmp, n, sizeof *tmp, newest_first);
+    for (size_t i = 0; i < n; i++)
+        json_array_append (sorted, tmp[i].item);
+    free (tmp);
+    json_decref (items);
+    return sorted;
+}
+
+static bool
+no_unknown (const ProtobufCMessage *m)
+{
+    if (m->n_unknown_fields)
+        return false;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const char *at = (const char *) m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *) ((const char *) m + f->quantifier_offset);
+            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *) at;
+            for (size_t j = 0; j < n; j++)
+                if (arr[j] && !no_unknown (arr[j]))
+                    return false;
+        } else {
+            const ProtobufCMessage *sub = *(const ProtobufCMessage *const *) at;
+            if (sub && !no_unknown (sub))
+                return false;
+        }
+    }
+    return true;
+}
+
+int
+rcn_kind_canonical (const ProtobufCMessage *m, const uint8_t *body, size_t len)
+{
+    if (!no_unknown (m) || protobuf_c_message_get_packed_size (m) != len)
+        return RCN_EBODY;
+    uint8_t *buf = malloc (len ? len : 1);
+    if (!buf)
+        return RCN_ENOMEM;
+    protobuf_c_message_pack (m, buf);
+    int rc = memcmp (buf, body, len) == 0 ? RCN_OK : RCN_EBODY;
+    free (buf);
+    return rc;
 }

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 #include <lmdb.h>
+#include <protobuf-c/protobuf-c.h>
 
 #include "rcn/entry.h"
 #include "rcn/err.h"
@@ -142,6 +143,42 @@ struct rcn_kind {
 
     const char *usage;                /* its lines of `rcctl help` */
 };
+
+/* ---- helpers the kind files share --------------------------------------------------------- */
+
+/* Big-endian n-byte integers in view keys and records (n <= 8). */
+static inline void
+rcn_be_put (uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t) v;
+}
+
+static inline uint64_t
+rcn_be_get (const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* RCN_OK when a body unpacked as m packs back to exactly its bytes and neither m nor any
+ * message inside it carries a field this version does not know (a NUL inside a string would
+ * otherwise hide bytes nobody validated); RCN_EBODY when not; RCN_ENOMEM (which must abort the
+ * batch, not judge the entry) when unsure. */
+int rcn_kind_canonical (const ProtobufCMessage *m, const uint8_t *body, size_t len) RCN_MUST;
+
+/* Sets "<prefix>region" and "<prefix>region_name" of o for the member with signing key origin
+ * (nothing when r is NULL or does not list it). */
+void rcn_kind_region_json (json_t *o, const char *prefix, const rcn_roster_t *r,
+                           const uint8_t origin[RCN_KEY_SIZE]);
+
+/* A list in the order every member shows alike: newest first by the integer field time_field,
+ * the "hash" field breaking ties. Takes items; returns a new array, or NULL (items freed, `why`
+ * says "<what>: out of memory"). */
+json_t *rcn_kind_newest_first (json_t *items, const char *time_field, const char *what,
+                               char *why, size_t whylen);
 
 /* Whether k handles entries of rcn.Kind value `kind` (its first, or one in `also`). */
 static inline bool

@@ -40,29 +40,13 @@ typedef struct {
 #define RECORD_SIZE (32 + 32 + 32 + 8 + 4 + 1)
 
 static void
-put_be (uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t) v;
-}
-
-static uint64_t
-get_be (const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void
 record_pack (const record_t *r, uint8_t out[RECORD_SIZE])
 {
     memcpy (out, r->origin, 32);
     memcpy (out + 32, r->last, 32);
     memcpy (out + 64, r->cancel, 32);
-    put_be (out + 96, r->updated_ms, 8);
-    put_be (out + 104, r->updates, 4);
+    rcn_be_put (out + 96, r->updated_ms, 8);
+    rcn_be_put (out + 104, r->updates, 4);
     out[108] = r->cancelled;
 }
 
@@ -75,8 +59,8 @@ record_unpack (const MDB_val *v, record_t *r)
     memcpy (r->origin, p, 32);
     memcpy (r->last, p + 32, 32);
     memcpy (r->cancel, p + 64, 32);
-    r->updated_ms = get_be (p + 96, 8);
-    r->updates = (uint32_t) get_be (p + 104, 4);
+    r->updated_ms = rcn_be_get (p + 96, 8);
+    r->updates = (uint32_t) rcn_be_get (p + 104, 4);
     r->cancelled = p[108];
     return RCN_OK;
 }
@@ -183,22 +167,6 @@ resolve (const rcn_view_t *v, const Rcn__Alert *a, const uint8_t origin[32], uin
     return RCN_OK;
 }
 
-/* RCN_OK when the body packs back to exactly its bytes and carries no field this version
- * ignores; RCN_EBODY when not; RCN_ENOMEM (which must abort, not judge) when unsure. */
-static int
-canonical (const Rcn__Alert *a, const uint8_t *body, size_t len)
-{
-    if (a->base.n_unknown_fields != 0 || rcn__alert__get_packed_size (a) != len)
-        return RCN_EBODY;
-    uint8_t *buf = malloc (len ? len : 1);
-    if (!buf)
-        return RCN_ENOMEM;
-    rcn__alert__pack (a, buf);
-    int rc = memcmp (buf, body, len) == 0 ? RCN_OK : RCN_EBODY;
-    free (buf);
-    return rc;
-}
-
 static int
 alert_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
 {
@@ -212,7 +180,7 @@ alert_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen
     int rc = RCN_EBODY;
     /* Only the canonical encoding counts: no unknown fields, and no NUL inside text (which
      * C strings would cut short, leaving bytes nobody validated or shows). */
-    if ((rc = canonical (a, e->h.body, e->h.body_len)) != RCN_OK) {
+    if ((rc = rcn_kind_canonical (&a->base, e->h.body, e->h.body_len)) != RCN_OK) {
         if (rc == RCN_EBODY)
             rcn_errf (why, whylen, "alert: body is not in canonical form (unknown fields, a NUL "
                       "inside text, or a non-minimal encoding)");
@@ -444,25 +412,7 @@ set_region (json_t *o, const rcn_roster_t *r, const uint8_t origin[32])
 {
     char hex[65];
     json_object_set_new (o, "origin", json_string (rcn_hex (origin, 32, hex)));
-    const rcn_member_t *m = r ? rcn_roster_by_origin (r, origin) : NULL;
-    if (m) {
-        char code[16];
-        snprintf (code, sizeof code, "%06u", m->region);
-        json_object_set_new (o, "region", json_string (code));
-        json_object_set_new (o, "region_name", json_string (m->name));
-    }
-}
-
-static int
-by_time_desc (const void *pa, const void *pb)
-{
-    const json_t *a = *(json_t *const *) pa, *b = *(json_t *const *) pb;
-    json_int_t ta = json_integer_value (json_object_get (a, "issued_ms"));
-    json_int_t tb = json_integer_value (json_object_get (b, "issued_ms"));
-    if (ta != tb)
-        return ta < tb ? 1 : -1;
-    return strcmp (json_string_value (json_object_get (a, "hash")),
-                   json_string_value (json_object_get (b, "hash")));
+    rcn_kind_region_json (o, "", r, origin);
 }
 
 static json_t *
@@ -522,24 +472,7 @@ alert_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query,
         goto fail;
     mdb_cursor_close (cur);
     /* Deterministic order: newest first, hash to break ties. */
-    size_t n = json_array_size (items);
-    json_t **tmp = calloc (n ? n : 1, sizeof *tmp);
-    json_t *sorted = json_array ();
-    if (!tmp || !sorted) {
-        free (tmp);
-        json_decref (sorted);
-        json_decref (items);
-        rcn_errf (why, whylen, "alert list: out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = json_array_get (items, i);
-    qsort (tmp, n, sizeof *tmp, by_time_desc);
-    for (size_t i = 0; i < n; i++)
-        json_array_append (sorted, tmp[i]);
-    free (tmp);
-    json_decref (items);
-    return sorted;
+    return rcn_kind_newest_first (items, "issued_ms", "alert list", why, whylen);
 fail:
     if (cur)
         mdb_cursor_close (cur);

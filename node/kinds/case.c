@@ -75,26 +75,10 @@ typedef struct {
 static const uint8_t s_zero[32];
 
 static void
-put_be (uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t) v;
-}
-
-static uint64_t
-get_be (const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void
 rec_pack (const rec_t *r, uint8_t out[REC_SIZE])
 {
     memcpy (out, r->origin, 32);
-    put_be (out + 32, r->time_ms, 8);
+    rcn_be_put (out + 32, r->time_ms, 8);
     out[40] = r->status;
     out[41] = r->withdrawal;
     memcpy (out + 42, r->superseded_by, 32);
@@ -112,7 +96,7 @@ rec_get (const rcn_view_t *v, const uint8_t hash[32], rec_t *r)
         return RCN_EDB;
     const uint8_t *p = val.mv_data;
     memcpy (r->origin, p, 32);
-    r->time_ms = get_be (p + 32, 8);
+    r->time_ms = rcn_be_get (p + 32, 8);
     r->status = p[40];
     r->withdrawal = p[41];
     memcpy (r->superseded_by, p + 42, 32);
@@ -196,11 +180,11 @@ ack_collect (const MDB_val *k, const MDB_val *val, void *ctx)
     memset (a, 0, sizeof *a);
     const uint8_t *kp = k->mv_data, *p = val->mv_data;
     memcpy (a->acker, kp + 32, 32);
-    a->seq = get_be (kp + 64, 8);
+    a->seq = rcn_be_get (kp + 64, 8);
     a->answer = p[0];
     a->status = p[1];
-    a->redirect = (uint32_t) get_be (p + 2, 4);
-    a->time_ms = get_be (p + 6, 8);
+    a->redirect = (uint32_t) rcn_be_get (p + 2, 4);
+    a->time_ms = rcn_be_get (p + 6, 8);
     memcpy (a->hash, p + 14, 32);
     return RCN_OK;
 }
@@ -351,49 +335,6 @@ check_ack (const Rcn__CaseAck *a, char *why, size_t whylen)
     return RCN_OK;
 }
 
-/* RCN_OK when buf[0..len) is exactly what packing m gives (no unknown fields anywhere, no NUL
- * cut out of a string, minimal varints); RCN_ENOMEM when unsure. */
-static int
-same_bytes (const ProtobufCMessage *m, const uint8_t *body, size_t len)
-{
-    if (protobuf_c_message_get_packed_size (m) != len)
-        return RCN_EBODY;
-    uint8_t *buf = malloc (len ? len : 1);
-    if (!buf)
-        return RCN_ENOMEM;
-    protobuf_c_message_pack (m, buf);
-    int rc = memcmp (buf, body, len) == 0 ? RCN_OK : RCN_EBODY;
-    free (buf);
-    return rc;
-}
-
-static bool
-wraps_known (Rcn__Wrap *const *w, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (w[i]->base.n_unknown_fields)
-            return false;
-    return true;
-}
-
-static int
-canonical_notice (const Rcn__CaseNotice *n, const uint8_t *body, size_t len)
-{
-    if (n->base.n_unknown_fields || (n->personal && (n->personal->base.n_unknown_fields
-                                                     || !wraps_known (n->personal->wraps,
-                                                                      n->personal->n_wraps))))
-        return RCN_EBODY;
-    return same_bytes (&n->base, body, len);
-}
-
-static int
-canonical_ack (const Rcn__CaseAck *a, const uint8_t *body, size_t len)
-{
-    if (a->base.n_unknown_fields || !wraps_known (a->rewrap, a->n_rewrap))
-        return RCN_EBODY;
-    return same_bytes (&a->base, body, len);
-}
-
 /* ---- apply ------------------------------------------------------------------------------------- */
 
 static void
@@ -422,7 +363,7 @@ static int
 put_to (const rcn_view_t *v, uint32_t region, const uint8_t notice[32])
 {
     uint8_t k[36];
-    put_be (k, region, 4);
+    rcn_be_put (k, region, 4);
     memcpy (k + 4, notice, 32);
     return put_empty (v, DB_TO, k, sizeof k);
 }
@@ -453,7 +394,7 @@ apply_notice (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whyle
         return RCN_EBODY;
     }
     rec_t sup = { 0 };
-    int rc = canonical_notice (n, e->h.body, e->h.body_len);
+    int rc = rcn_kind_canonical (&n->base, e->h.body, e->h.body_len);
     if (rc == RCN_EBODY)
         rcn_errf (why, whylen, "case: body is not in canonical form (unknown fields, a NUL inside "
                   "a string, or a non-minimal encoding)");
@@ -537,7 +478,7 @@ apply_ack (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
         return RCN_EBODY;
     }
     acks_t mine = { 0 };
-    int rc = canonical_ack (a, e->h.body, e->h.body_len);
+    int rc = rcn_kind_canonical (&a->base, e->h.body, e->h.body_len);
     if (rc == RCN_EBODY)
         rcn_errf (why, whylen, "case ack: body is not in canonical form (unknown fields, a NUL "
                   "inside the note, or a non-minimal encoding)");
@@ -576,11 +517,11 @@ apply_ack (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
     uint8_t k[ACK_KEY], val[ACK_VAL];
     memcpy (k, a->notice.data, 32);
     memcpy (k + 32, e->h.origin, 32);
-    put_be (k + 64, e->h.seq, 8);
+    rcn_be_put (k + 64, e->h.seq, 8);
     val[0] = (uint8_t) a->status;
     val[1] = (uint8_t) e->h.status;
-    put_be (val + 2, a->redirect, 4);
-    put_be (val + 6, e->h.time_ms, 8);
+    rcn_be_put (val + 2, a->redirect, 4);
+    rcn_be_put (val + 6, e->h.time_ms, 8);
     memcpy (val + 14, e->hash, 32);
     MDB_val mk = { ACK_KEY, k }, mv = { ACK_VAL, val };
     rc = mdb_put (v->txn, v->dbi[DB_ACK], &mk, &mv, 0) ? RCN_EDB : RCN_OK;
@@ -1690,18 +1631,6 @@ notice_json (const rcn_view_t *v, const rcn_roster_t *roster, const res_t *r, ui
     return o;
 }
 
-static int
-by_time_desc (const void *pa, const void *pb)
-{
-    const json_t *a = *(json_t *const *) pa, *b = *(json_t *const *) pb;
-    json_int_t ta = json_integer_value (json_object_get (a, "time_ms"));
-    json_int_t tb = json_integer_value (json_object_get (b, "time_ms"));
-    if (ta != tb)
-        return ta < tb ? 1 : -1;
-    return strcmp (json_string_value (json_object_get (a, "hash")),
-                   json_string_value (json_object_get (b, "hash")));
-}
-
 typedef struct {
     const rcn_view_t *v;
     const rcn_roster_t *roster;
@@ -1813,23 +1742,7 @@ case_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query, 
         return NULL;
     }
     /* Deterministic order: newest first, hash to break ties. */
-    size_t n = json_array_size (l.items);
-    json_t **tmp = calloc (n ? n : 1, sizeof *tmp), *sorted = json_array ();
-    if (!tmp || !sorted) {
-        free (tmp);
-        json_decref (sorted);
-        json_decref (l.items);
-        rcn_errf (why, whylen, "case list: out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = json_array_get (l.items, i);
-    qsort (tmp, n, sizeof *tmp, by_time_desc);
-    for (size_t i = 0; i < n; i++)
-        json_array_append (sorted, tmp[i]);
-    free (tmp);
-    json_decref (l.items);
-    return sorted;
+    return rcn_kind_newest_first (l.items, "time_ms", "case list", why, whylen);
 }
 
 static json_t *
@@ -1925,7 +1838,7 @@ case_auto (const rcn_view_t *v, const rcn_kind_env_t *env, uint64_t now_ms, json
     if (!env->roster || !env->region)
         return RCN_OK;
     uint8_t prefix[4];
-    put_be (prefix, env->region, 4);
+    rcn_be_put (prefix, env->region, 4);
     auto_ctx_t a = { .v = v, .env = env, .reqs = reqs };
     int rc = scan_prefix (v, DB_TO, prefix, 4, auto_one, &a);
     if (rc != RCN_OK)

@@ -274,23 +274,6 @@ validate_revoke (const Rcn__PassRevoke *r, char *why, size_t whylen)
     return RCN_OK;
 }
 
-/* RCN_OK when the body packs back to exactly its bytes with no field this version ignores
- * (a NUL inside a string would otherwise hide bytes nobody validated); RCN_EBODY when not;
- * RCN_ENOMEM (which must abort, not judge) when unsure. */
-static int
-canonical (const ProtobufCMessage *m, const uint8_t *body, size_t len)
-{
-    if (m->n_unknown_fields != 0 || protobuf_c_message_get_packed_size (m) != len)
-        return RCN_EBODY;
-    uint8_t *buf = malloc (len ? len : 1);
-    if (!buf)
-        return RCN_ENOMEM;
-    protobuf_c_message_pack (m, buf);
-    int rc = memcmp (buf, body, len) == 0 ? RCN_OK : RCN_EBODY;
-    free (buf);
-    return rc;
-}
-
 /* Unpacks and judges a PassIssue body signed at time_ms. Caller owns *out. */
 static int
 issue_parse (const uint8_t *body, size_t len, uint64_t time_ms, Rcn__PassIssue **out,
@@ -301,7 +284,7 @@ issue_parse (const uint8_t *body, size_t len, uint64_t time_ms, Rcn__PassIssue *
         rcn_errf (why, whylen, "pass: body is not a PassIssue message");
         return RCN_EBODY;
     }
-    int rc = canonical (&p->base, body, len);
+    int rc = rcn_kind_canonical (&p->base, body, len);
     if (rc == RCN_EBODY)
         rcn_errf (why, whylen, "pass: body is not in canonical form (unknown fields, a NUL "
                   "inside text, or a non-minimal encoding)");
@@ -416,7 +399,7 @@ apply_revoke (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whyle
         return RCN_EBODY;
     }
     record_t r;
-    int rc = canonical (&p->base, e->h.body, e->h.body_len);
+    int rc = rcn_kind_canonical (&p->base, e->h.body, e->h.body_len);
     if (rc == RCN_EBODY)
         rcn_errf (why, whylen, "pass revoke: body is not in canonical form (unknown fields, a NUL "
                   "inside text, or a non-minimal encoding)");
@@ -854,20 +837,6 @@ token_of (const rcn_entry_t *e)
     return tok;
 }
 
-static void
-set_region (json_t *o, const char *prefix, const rcn_roster_t *r, const uint8_t origin[32])
-{
-    char key[64], code[16];
-    const rcn_member_t *m = r ? rcn_roster_by_origin (r, origin) : NULL;
-    snprintf (key, sizeof key, "%sregion", prefix);
-    if (m) {
-        snprintf (code, sizeof code, "%06u", m->region);
-        json_object_set_new (o, key, json_string (code));
-        snprintf (key, sizeof key, "%sregion_name", prefix);
-        json_object_set_new (o, key, json_string (m->name));
-    }
-}
-
 static const char *
 state_at (const Rcn__PassIssue *p, bool revoked, uint64_t now_ms)
 {
@@ -897,7 +866,7 @@ item_json (const rcn_view_t *v, const rcn_roster_t *roster, const uint8_t hash[3
     json_object_del (o, "id_mem_kib");
     json_object_set_new (o, "hash", json_string (rcn_hex (hash, 32, hex)));
     json_object_set_new (o, "origin", json_string (rcn_hex (rec->origin, 32, hex)));
-    set_region (o, "", roster, rec->origin);
+    rcn_kind_region_json (o, "", roster, rec->origin);
     json_object_set_new (o, "seq", json_integer ((json_int_t) e->h.seq));
     json_object_set_new (o, "issued_ms", json_integer ((json_int_t) e->h.time_ms));
     json_object_set_new (o, "status", json_string (rcn_status_name (e->h.status)));
@@ -913,18 +882,6 @@ item_json (const rcn_view_t *v, const rcn_roster_t *roster, const uint8_t hash[3
     rcn__pass_issue__free_unpacked (p, NULL);
     rcn_entry_destroy (&e);
     return o;
-}
-
-static int
-by_time_desc (const void *pa, const void *pb)
-{
-    const json_t *a = *(json_t *const *) pa, *b = *(json_t *const *) pb;
-    json_int_t ta = json_integer_value (json_object_get (a, "issued_ms"));
-    json_int_t tb = json_integer_value (json_object_get (b, "issued_ms"));
-    if (ta != tb)
-        return ta < tb ? 1 : -1;
-    return strcmp (json_string_value (json_object_get (a, "hash")),
-                   json_string_value (json_object_get (b, "hash")));
 }
 
 /* {"hash": HEX[, "token": true]}: one pass (with its token), or only its token; {}: every pass,
@@ -961,7 +918,6 @@ pass_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query, 
     }
     MDB_cursor *cur = NULL;
     json_t *items = json_array ();
-    json_t **tmp = NULL;
     MDB_val k, val;
     int mrc = mdb_cursor_open (v->txn, v->dbi[DB_ISSUE], &cur);
     for (mrc = mrc ? mrc : mdb_cursor_get (cur, &k, &val, MDB_FIRST); mrc == 0;
@@ -975,25 +931,12 @@ pass_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query, 
     }
     if (cur)
         mdb_cursor_close (cur);
-    size_t n = json_array_size (items);
-    json_t *sorted = mrc == MDB_NOTFOUND ? json_array () : NULL;
-    if (sorted && !(tmp = calloc (n ? n : 1, sizeof *tmp))) {
-        json_decref (sorted);
-        sorted = NULL;
-    }
-    if (!sorted) {
+    if (mrc != MDB_NOTFOUND) {
         json_decref (items);
         rcn_errf (why, whylen, "pass list: the view could not be read");
         return NULL;
     }
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = json_array_get (items, i);
-    qsort (tmp, n, sizeof *tmp, by_time_desc);
-    for (size_t i = 0; i < n; i++)
-        json_array_append (sorted, tmp[i]);
-    free (tmp);
-    json_decref (items);
-    return sorted;
+    return rcn_kind_newest_first (items, "issued_ms", "pass list", why, whylen);
 }
 
 /* ---- rcctl ---------------------------------------------------------------------------------- */

@@ -22,22 +22,6 @@
 
 static const char *const s_dbs[] = { "recovery", NULL };
 
-static void
-put_be64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t) v;
-}
-
-static uint64_t
-get_be64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* A Recovery that reaches apply linked into its origin's chain one way or the other; its span
  * must still be one the body can declare (a malformed one is recorded invalid, invariant 9). */
 static int
@@ -48,10 +32,10 @@ recovery_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t why
         return RCN_EBODY;
     uint8_t key[RCN_KEY_SIZE + 8], rec[REC_SIZE];
     memcpy (key, e->h.origin, RCN_KEY_SIZE);
-    put_be64 (key + RCN_KEY_SIZE, e->h.seq);
-    put_be64 (rec, first);
-    put_be64 (rec + 8, last);
-    put_be64 (rec + 16, e->h.time_ms);
+    rcn_be_put (key + RCN_KEY_SIZE, e->h.seq, 8);
+    rcn_be_put (rec, first, 8);
+    rcn_be_put (rec + 8, last, 8);
+    rcn_be_put (rec + 16, e->h.time_ms, 8);
     memcpy (rec + 24, e->hash, RCN_HASH_SIZE);
     MDB_val k = { sizeof key, key }, d = { sizeof rec, rec };
     int mrc = mdb_put (v->txn, v->dbi[0], &k, &d, 0);
@@ -99,12 +83,12 @@ recovery_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *que
         const rcn_member_t *m = r ? rcn_roster_by_origin (r, key) : NULL;
         if (m)
             snprintf (region, sizeof region, "%06u", m->region);
-        rcn_time_format (get_be64 (rec + 16), when, sizeof when);
+        rcn_time_format (rcn_be_get (rec + 16, 8), when, sizeof when);
         json_t *o = json_pack ("{s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
-                               "hash", rcn_hex (rec + 24, RCN_HASH_SIZE, hex),
-                               "region", region, "seq", (json_int_t) get_be64 (key + RCN_KEY_SIZE),
-                               "first_lost", (json_int_t) get_be64 (rec),
-                               "last_lost", (json_int_t) get_be64 (rec + 8), "time", when,
+                               "hash", rcn_hex (rec + 24, RCN_HASH_SIZE, hex), "region", region,
+                               "seq", (json_int_t) rcn_be_get (key + RCN_KEY_SIZE, 8),
+                               "first_lost", (json_int_t) rcn_be_get (rec, 8),
+                               "last_lost", (json_int_t) rcn_be_get (rec + 8, 8), "time", when,
                                "origin", rcn_hex (key, RCN_KEY_SIZE, hex));
         rcn_entry_t *e = NULL;
         if (rcn_view_get_by_hash (v, rec + 24, &e) == RCN_OK) {

@@ -23,17 +23,7 @@ static void
 vkey (uint8_t out[VKEY_SIZE], const uint8_t origin[RCN_KEY_SIZE], uint64_t from_ms)
 {
     memcpy (out, origin, RCN_KEY_SIZE);
-    for (int i = 0; i < 8; i++)
-        out[RCN_KEY_SIZE + i] = (uint8_t) (from_ms >> (56 - 8 * i));
-}
-
-static uint64_t
-be64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
+    rcn_be_put (out + RCN_KEY_SIZE, from_ms, 8);
 }
 
 static int
@@ -81,7 +71,7 @@ rcn_sealkey_lookup (const rcn_view_t *any, const uint8_t member[RCN_KEY_SIZE], u
     rc = RCN_ENOTFOUND;
     if (mrc == MDB_SUCCESS && key.mv_size == VKEY_SIZE && val.mv_size == RCN_SEAL_KEY_SIZE
         && memcmp (key.mv_data, member, RCN_KEY_SIZE) == 0
-        && be64 ((uint8_t *) key.mv_data + RCN_KEY_SIZE) <= at_ms) {
+        && rcn_be_get ((uint8_t *) key.mv_data + RCN_KEY_SIZE, 8) <= at_ms) {
         memcpy (pk, val.mv_data, RCN_SEAL_KEY_SIZE);
         rc = RCN_OK;
     }
@@ -211,7 +201,7 @@ sealkey_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *quer
         char region[16] = "", hex[65], when[40];
         if (m)
             snprintf (region, sizeof region, "%06u", m->region);
-        rcn_time_format (be64 ((uint8_t *) key.mv_data + RCN_KEY_SIZE), when, sizeof when);
+        rcn_time_format (rcn_be_get ((uint8_t *) key.mv_data + RCN_KEY_SIZE, 8), when, sizeof when);
         json_array_append_new (out, json_pack ("{s:s, s:s, s:s}", "region", region, "from", when,
                                                "public_key", rcn_hex (val.mv_data, 32, hex)));
     }

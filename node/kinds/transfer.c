@@ -96,22 +96,6 @@ state_open (int state)
     return state == ST_CREATED || state == ST_ACCEPTED || state == ST_DEPARTED;
 }
 
-static void
-put_be (uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t) v;
-}
-
-static uint64_t
-get_be (const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static bool
 text_ok (const char *s, size_t max, bool empty_ok)
 {
@@ -120,42 +104,6 @@ text_ok (const char *s, size_t max, bool empty_ok)
 }
 
 /* ---- validation of bodies (apply and author share it) --------------------------------------- */
-
-/* RCN_OK when the body packs back to exactly its bytes with no field this version ignores;
- * RCN_EBODY when not; RCN_ENOMEM (which must abort, not judge) when unsure. */
-static int
-canonical_order (const Rcn__TransferOrder *o, const uint8_t *body, size_t len)
-{
-    if (o->base.n_unknown_fields != 0
-        || (o->manifest && o->manifest->base.n_unknown_fields != 0))
-        return RCN_EBODY;
-    for (size_t i = 0; o->manifest && i < o->manifest->n_wraps; i++)
-        if (o->manifest->wraps[i]->base.n_unknown_fields != 0)
-            return RCN_EBODY;
-    if (rcn__transfer_order__get_packed_size (o) != len)
-        return RCN_EBODY;
-    uint8_t *buf = malloc (len ? len : 1);
-    if (!buf)
-        return RCN_ENOMEM;
-    rcn__transfer_order__pack (o, buf);
-    int rc = memcmp (buf, body, len) == 0 ? RCN_OK : RCN_EBODY;
-    free (buf);
-    return rc;
-}
-
-static int
-canonical_step (const Rcn__TransferStep *s, const uint8_t *body, size_t len)
-{
-    if (s->base.n_unknown_fields != 0 || rcn__transfer_step__get_packed_size (s) != len)
-        return RCN_EBODY;
-    uint8_t *buf = malloc (len ? len : 1);
-    if (!buf)
-        return RCN_ENOMEM;
-    rcn__transfer_step__pack (s, buf);
-    int rc = memcmp (buf, body, len) == 0 ? RCN_OK : RCN_EBODY;
-    free (buf);
-    return rc;
-}
 
 /* An order's own fields; origin is its author (the manifest must be sealed to it too). */
 static int
@@ -255,7 +203,7 @@ order_rec (const rcn_view_t *v, const uint8_t hash[32], uint8_t origin[32], uint
     if (mrc != 0 || d.mv_size != ORDER_REC_SIZE)
         return RCN_EDB;
     memcpy (origin, d.mv_data, 32);
-    *status = (uint32_t) get_be ((uint8_t *) d.mv_data + 32, 4);
+    *status = (uint32_t) rcn_be_get ((uint8_t *) d.mv_data + 32, 4);
     return RCN_OK;
 }
 
@@ -267,7 +215,7 @@ apply_order (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen
         rcn_errf (why, whylen, "transfer: body is not a TransferOrder message");
         return RCN_EBODY;
     }
-    int rc = canonical_order (o, e->h.body, e->h.body_len);
+    int rc = rcn_kind_canonical (&o->base, e->h.body, e->h.body_len);
     if (rc == RCN_EBODY)
         rcn_errf (why, whylen, "transfer: body is not in canonical form (unknown fields, a NUL "
                   "inside text, or a non-minimal encoding)");
@@ -293,7 +241,7 @@ apply_order (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen
     if (rc == RCN_OK) {
         uint8_t rec[ORDER_REC_SIZE];
         memcpy (rec, e->h.origin, 32);
-        put_be (rec + 32, e->h.status, 4);
+        rcn_be_put (rec + 32, e->h.status, 4);
         MDB_val k = { 32, (void *) e->hash }, rv = { sizeof rec, rec };
         MDB_val iv = { 32, (void *) e->hash };
         if (mdb_put (v->txn, v->dbi[DB_ORDER], &k, &rv, 0) != 0
@@ -312,7 +260,7 @@ apply_step (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
         rcn_errf (why, whylen, "transfer step: body is not a TransferStep message");
         return RCN_EBODY;
     }
-    int rc = canonical_step (s, e->h.body, e->h.body_len);
+    int rc = rcn_kind_canonical (&s->base, e->h.body, e->h.body_len);
     if (rc == RCN_EBODY)
         rcn_errf (why, whylen, "transfer step: body is not in canonical form (unknown fields, a "
                   "NUL inside text, or a non-minimal encoding)");
@@ -354,9 +302,9 @@ apply_step (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen)
         memcpy (rec, e->h.origin, 32);
         memcpy (rec + 32, s->parent.data, 32);
         rec[64] = (uint8_t) s->action;
-        put_be (rec + 65, s->count, 4);
-        put_be (rec + 69, e->h.status, 4);
-        put_be (rec + 73, e->h.time_ms, 8);
+        rcn_be_put (rec + 65, s->count, 4);
+        rcn_be_put (rec + 69, e->h.status, 4);
+        rcn_be_put (rec + 73, e->h.time_ms, 8);
         memcpy (rec + STEP_REC_FIXED, s->note ? s->note : "", nlen);
         MDB_val k = { sizeof key, key }, d = { STEP_REC_FIXED + nlen, rec };
         if (mdb_put (v->txn, v->dbi[DB_STEP], &k, &d, 0) != 0)
@@ -446,9 +394,9 @@ load_steps (const rcn_view_t *v, order_t *t)
         memcpy (s->origin, p, 32);
         memcpy (s->parent, p + 32, 32);
         s->action = p[64];
-        s->count = (uint32_t) get_be (p + 65, 4);
-        s->status = (uint32_t) get_be (p + 69, 4);
-        s->time_ms = get_be (p + 73, 8);
+        s->count = (uint32_t) rcn_be_get (p + 65, 4);
+        s->status = (uint32_t) rcn_be_get (p + 69, 4);
+        s->time_ms = rcn_be_get (p + 73, 8);
         memcpy (s->note, p + STEP_REC_FIXED, d.mv_size - STEP_REC_FIXED);
     }
     mdb_cursor_close (cur);
@@ -788,18 +736,6 @@ order_json (const order_t *t, const rcn_roster_t *r, uint64_t now_ms)
     return j;
 }
 
-static int
-by_issued_desc (const void *pa, const void *pb)
-{
-    const json_t *a = *(json_t *const *) pa, *b = *(json_t *const *) pb;
-    json_int_t ta = json_integer_value (json_object_get (a, "issued_ms"));
-    json_int_t tb = json_integer_value (json_object_get (b, "issued_ms"));
-    if (ta != tb)
-        return ta < tb ? 1 : -1;
-    return strcmp (json_string_value (json_object_get (a, "hash")),
-                   json_string_value (json_object_get (b, "hash")));
-}
-
 static json_t *
 transfer_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query,
                uint64_t now_ms, char *why, size_t whylen)
@@ -856,23 +792,7 @@ transfer_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *que
         rcn_errf (why, whylen, "transfer list: the view could not be read");
         return NULL;
     }
-    size_t n = json_array_size (items);
-    json_t **tmp = calloc (n ? n : 1, sizeof *tmp);
-    json_t *sorted = json_array ();
-    if (!tmp) {
-        json_decref (items);
-        json_decref (sorted);
-        rcn_errf (why, whylen, "transfer list: out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = json_array_get (items, i);
-    qsort (tmp, n, sizeof *tmp, by_issued_desc);
-    for (size_t i = 0; i < n; i++)
-        json_array_append (sorted, tmp[i]);
-    free (tmp);
-    json_decref (items);
-    return sorted;
+    return rcn_kind_newest_first (items, "issued_ms", "transfer list", why, whylen);
 }
 
 static json_t *
