@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "rcn/audit.h"
 #include "rcn/clock.h"
 #include "rcn/codec.h"
 #include "rcn/conf.h"
@@ -35,6 +36,7 @@
 #include "rcn/recovery.h"
 #include "rcn/roster.h"
 #include "rcn/seal.h"
+#include "rcn/sealkey.h"
 #include "rcn/store.h"
 #include "rcn/sync.h"
 
@@ -92,6 +94,8 @@ struct rcn_node {
     bool claims_settled;             /* no peer claims own seqs beyond our log (checked once) */
     uint64_t auto_entries;           /* log size when the kinds were last asked (auto_author) */
     uint64_t auto_next;              /* mono ms: ask them again by then anyway */
+    uint64_t seal_next;              /* mono ms: next look for missing sealing keys (seal_upkeep) */
+    uint64_t retention_next;         /* mono ms: next retention run (daily; 0: at start) */
     waiter_t waiters[RCN_NODE_WAITERS_MAX];
     size_t n_waiters;
 };
@@ -310,6 +314,8 @@ forked_one (const uint8_t origin[RCN_KEY_SIZE], uint64_t seq, const uint8_t hash
     return RCN_OK;
 }
 
+static json_t *sealing_json (rcn_node_t *n);
+
 static json_t *
 status_json (rcn_node_t *n)
 {
@@ -376,6 +382,7 @@ status_json (rcn_node_t *n)
     json_object_set_new (o, "peers_up", json_integer ((json_int_t) up));
     json_decref (peers);
     json_object_set_new (o, "sync", rcn_sync_stats_json (n->sync));
+    json_object_set_new (o, "sealing", sealing_json (n));
     return o;
 }
 
@@ -821,15 +828,37 @@ open_in_view (const rcn_view_t *v, void *ctx)
 }
 
 /* rcctl's `show`: what an entry sealed for this member, opened by its kind with this member's
- * sealing secrets. The log line names the entry, never what it holds. */
+ * sealing secrets, for a named operator and a stated reason. The opening is recorded in the
+ * local audit (audit.h), fsynced, BEFORE the details leave the node: an opening that cannot be
+ * recorded is refused. A refusal (not addressed here) opens nothing and records nothing. The
+ * log line names the entry and the operator, never what the entry holds. */
 static json_t *
 open_sealed (rcn_node_t *n, const json_t *req)
 {
     const char *hex = json_string_value (json_object_get (req, "hash"));
+    const char *who = json_string_value (json_object_get (req, "operator"));
+    const char *reason = json_string_value (json_object_get (req, "reason"));
     uint8_t hash[RCN_HASH_SIZE];
     open_ctx_t o = { .n = n };
+    char msg[800], why[512];
     if (!hex || strlen (hex) != 2 * RCN_HASH_SIZE || rcn_unhex (hex, hash, sizeof hash) != RCN_OK)
         return rcn_control_error (RCN_EINVAL, "open: \"hash\" must be 64 hex digits");
+    if (!who || !*who)
+        who = n->conf.operator_name[0] ? n->conf.operator_name : NULL;
+    if (!who)
+        return rcn_control_error (RCN_EINVAL, "open: no operator: give --operator NAME, or set "
+                                  "operator in node.conf (every opening is recorded by name)");
+    if (rcn_name_check (who, why, sizeof why) != RCN_OK) {
+        snprintf (msg, sizeof msg, "open: operator: %s", why);
+        return rcn_control_error (RCN_EINVAL, msg);
+    }
+    if (!reason)
+        return rcn_control_error (RCN_EINVAL, "open: a reason is required (--reason \"why\"): "
+                                  "every opening is recorded in the local audit");
+    if (rcn_audit_check_reason (reason, why, sizeof why) != RCN_OK) {
+        snprintf (msg, sizeof msg, "open: %s", why);
+        return rcn_control_error (RCN_EINVAL, msg);
+    }
     int rc = rcn_store_get_by_hash (n->store, hash, &o.e);
     if (rc == RCN_ENOTFOUND)
         return rcn_control_error (rc, "open: this member holds no entry with that hash");
@@ -844,11 +873,132 @@ open_sealed (rcn_node_t *n, const json_t *req)
     else if (!o.out)
         resp = rcn_control_error (RCN_EPERM, o.why[0] ? o.why : "not sealed for this member");
     else {
-        rcn_info ("opened the sealed details of %s entry %.16s for a local operator", o.k->name, hex);
-        resp = json_pack ("{s:b, s:o}", "ok", 1, "opened", o.out);
+        const rcn_member_t *m = rcn_roster_by_origin (n->roster, o.e->h.origin);
+        rcn_audit_t *a = NULL;
+        rcn_audit_rec_t rec;
+        rc = rcn_audit_open (n->conf.dir, &a, why, sizeof why);
+        if (rc == RCN_OK)
+            rc = rcn_audit_append (a, who, o.k->name, hash, m ? m->region : 0, reason,
+                                   rcn_now_ms (), &rec, why, sizeof why);
+        rcn_audit_destroy (&a);
+        if (rc != RCN_OK) {
+            rcn_error ("refused to open %s entry %.16s: the opening could not be recorded: %s",
+                       o.k->name, hex, why);
+            snprintf (msg, sizeof msg, "open: refused, the opening could not be recorded in the "
+                      "audit (nothing was opened): %s", why);
+            json_decref (o.out);
+            resp = rcn_control_error (rc, msg);
+        }
+        else {
+            rcn_info ("opened the sealed details of %s entry %.16s for operator %s (audit seq %llu)",
+                      o.k->name, hex, who, (unsigned long long) rec.seq);
+            resp = json_pack ("{s:b, s:o, s:I}", "ok", 1, "opened", o.out,
+                              "audit_seq", (json_int_t) rec.seq);
+        }
     }
     rcn_entry_destroy (&o.e);
     return resp;
+}
+
+/* ---- sealing keys: rotation, retention, their status (DESIGN §7) ---------------------------- */
+
+typedef struct {
+    rcn_node_t *n;
+    json_t *out;
+} sealing_ctx_t;
+
+static int
+sealing_in_view (const rcn_view_t *v, void *ctx)
+{
+    sealing_ctx_t *sc = ctx;
+    rcn_kind_env_t env = node_env (sc->n);
+    sc->out = rcn_sealkey_status (v, &env, rcn_now_ms ());
+    return sc->out ? RCN_OK : RCN_ENOMEM;
+}
+
+/* status's "sealing": own current and next pair (published?), who is late with its next key. */
+static json_t *
+sealing_json (rcn_node_t *n)
+{
+    sealing_ctx_t sc = { .n = n };
+    const rcn_policy_t *p = rcn_roster_policy (n->roster);
+    if (rcn_store_read (n->store, &rcn_kind_sealkey, sealing_in_view, &sc) != RCN_OK || !sc.out) {
+        json_decref (sc.out);
+        return json_pack ("{s:s}", "error", "the sealing keys' view could not be read");
+    }
+    json_object_set_new (sc.out, "period_days", json_integer ((json_int_t) p->seal_period_days));
+    json_object_set_new (sc.out, "retention_days", json_integer ((json_int_t) p->retention_days));
+    return sc.out;
+}
+
+/* Destroys the sealing secrets expired at at_ms (seal.h), logging each period (never a key). */
+static int
+retention_do (rcn_node_t *n, uint64_t at_ms, json_t **rep, char *why, size_t whylen)
+{
+    int rc = rcn_seal_retention_run (n->seal, n->conf.keys_path, at_ms,
+                                     rcn_roster_policy (n->roster)->retention_days, rep, why, whylen);
+    size_t i;
+    const json_t *d;
+    json_array_foreach (json_object_get (*rep, "destroyed"), i, d)
+        rcn_warn ("retention: destroyed the sealing secret of period %s .. %s (expired %s): what "
+                  "was sealed under it can no longer be opened", json_string_value (json_object_get (d, "from")),
+                  json_string_value (json_object_get (d, "until")),
+                  json_string_value (json_object_get (d, "expires")));
+    if (rc != RCN_OK)
+        rcn_error ("retention: %s", why);
+    return rc;
+}
+
+/* rcctl retention run: {"op": "retention", "at_ms": N (optional, default now)}. */
+static json_t *
+retention_op (rcn_node_t *n, const json_t *req)
+{
+    const json_t *aj = json_object_get (req, "at_ms");
+    if (aj && (!json_is_integer (aj) || json_integer_value (aj) <= 0))
+        return rcn_control_error (RCN_EINVAL, "retention: \"at_ms\" must be a positive integer "
+                                  "(Unix ms)");
+    json_t *rep = NULL;
+    char why[512] = "";
+    int rc = retention_do (n, aj ? (uint64_t) json_integer_value (aj) : rcn_now_ms (), &rep, why,
+                          sizeof why);
+    if (rc != RCN_OK) {
+        json_decref (rep);
+        return rcn_control_error (rc, why);
+    }
+    json_object_set_new (rep, "ok", json_true ());
+    json_object_set_new (rep, "by", json_string ("node"));
+    return rep;
+}
+
+/* Makes the current and next period's sealing pairs when missing (looked for each second; no
+ * I/O when nothing is missing) and asks the kinds at once to publish new ones; runs retention
+ * at start and then daily. */
+static void
+seal_upkeep (rcn_node_t *n)
+{
+    uint64_t mono = rcn_mono_ms ();
+    if (mono < n->seal_next)
+        return;
+    n->seal_next = mono + 1000;
+    const rcn_policy_t *p = rcn_roster_policy (n->roster);
+    char why[512] = "";
+    size_t made = 0;
+    if (rcn_seal_ensure (n->seal, n->conf.keys_path, rcn_now_ms (),
+                         (uint64_t) p->seal_period_days * RCN_SEAL_DAY_MS, &made, why,
+                         sizeof why) != RCN_OK) {
+        rcn_error ("sealing keys: cannot make this or the next period's pair: %s", why);
+        n->seal_next = mono + 60000;
+    } else if (made) {
+        rcn_info ("sealing keys: made %zu new pair(s) for this and the next period", made);
+        n->auto_next = 0;                /* publish them now (auto_author) */
+    }
+    if (mono >= n->retention_next) {
+        n->retention_next = mono + RCN_SEAL_DAY_MS;
+        json_t *rep = NULL;
+        if (retention_do (n, rcn_now_ms (), &rep, why, sizeof why) != RCN_OK)
+            n->retention_next = mono + 3600000;
+        json_decref (rep);
+    }
 }
 
 static void
@@ -873,6 +1023,8 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
                           "peers", rcn_sync_peers_json (n->sync, rcn_mono_ms ()),
                           "outsiders_refused", json_object_get (stats, "zap_refused"));
     }
+    else if (strcmp (op, "retention") == 0)
+        resp = retention_op (n, r->req);
     else if (strcmp (op, "recover") == 0) {
         recover_lost (n, r);
         return;
@@ -1029,6 +1181,7 @@ rcn_node_run (rcn_node_t *n)
             rcn_sync_handle (n->sync, items + 1, ns, now);
         rcn_sync_tick (n->sync, now);
         check_rejoin (n);
+        seal_upkeep (n);
         auto_author (n);
         if (n->n_waiters)
             answer_waiters (n, false);

@@ -155,18 +155,23 @@ list_in_view (const rcn_view_t *v, void *ctx)
     return l->out ? RCN_OK : RCN_EDB;
 }
 
+static bool
+verb_in (const char *const *verbs, const char *verb)
+{
+    for (size_t i = 0; verbs && verbs[i]; i++)
+        if (strcmp (verbs[i], verb) == 0)
+            return true;
+    return false;
+}
+
 /* The JSON object on stdin, for a verb the kind reads from it (--json, stdin not a terminal).
  * *input stays NULL otherwise. */
 static int
 read_input (const rcctl_t *c, const rcn_kind_t *k, int argc, char **argv, json_t **input)
 {
     *input = NULL;
-    if (!c->json || argc < 2 || !k->json_verbs || isatty (STDIN_FILENO))
-        return RC_OK;
-    bool takes = false;
-    for (size_t i = 0; k->json_verbs[i] && !takes; i++)
-        takes = strcmp (k->json_verbs[i], argv[1]) == 0;
-    if (!takes)
+    if (!c->json || argc < 2 || isatty (STDIN_FILENO)
+        || !(verb_in (k->json_verbs, argv[1]) || verb_in (k->json_flag_verbs, argv[1])))
         return RC_OK;
     /* Empty stdin (cron, </dev/null): the verb takes its fields from flags. */
     int ch = fgetc (stdin);
@@ -223,10 +228,37 @@ kind_list (rcctl_t *c, const rcn_kind_t *k, const json_t *req, json_t **out)
     return code;
 }
 
-/* `show`: the clear part from the log, then what the node can open of it ("opened"), or why
- * not ("sealed"). */
+/* `show`'s own flags, taken out of argv (compacting it) before the kind's cli sees them:
+ * --reason TEXT and --operator NAME, which the node records in its audit when it opens. Only
+ * for the `show` of a kind that seals (a `pass revoke --reason` is the kind's own). */
 static int
-kind_show (rcctl_t *c, const rcn_kind_t *k, const json_t *req)
+open_flags (const rcn_kind_t *k, int *argc, char **argv, const char **reason,
+            const char **operator_name)
+{
+    if (!k->open || *argc < 2 || strcmp (argv[1], "show") != 0)
+        return RC_OK;
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp (argv[i], "--reason") == 0 || strcmp (argv[i], "--operator") == 0) {
+            if (i + 1 >= *argc)
+                return rcctl_fail (RC_USAGE, "%s show: %s needs a value", k->name, argv[i]);
+            *(argv[i][2] == 'r' ? reason : operator_name) = argv[i + 1];
+            i++;
+        }
+        else
+            argv[out++] = argv[i];
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return RC_OK;
+}
+
+/* `show`: the clear part from the log, then what the node can open of it ("opened"), or why
+ * not ("sealed"). The node opens only for a reason (and an operator: --operator, else
+ * node.conf's), which it records in its audit first; without --reason rcctl does not ask. */
+static int
+kind_show (rcctl_t *c, const rcn_kind_t *k, const json_t *req, const char *reason,
+           const char *operator_name)
 {
     json_t *out = NULL, *resp = NULL;
     int code = kind_list (c, k, req, &out);
@@ -236,8 +268,15 @@ kind_show (rcctl_t *c, const rcn_kind_t *k, const json_t *req)
     rcn_roster_t *roster = NULL;
     json_t *ask = json_pack ("{s:s, s:s, s:O}", "op", "open", "kind", k->name,
                              "hash", json_object_get (req, "hash"));
+    if (reason)
+        json_object_set_new (ask, "reason", json_string (reason));
+    if (operator_name)
+        json_object_set_new (ask, "operator", json_string (operator_name));
     char sock[4200], why[1024] = "";
-    if (rcctl_open (c, &conf, &roster, false, NULL) == RC_OK) {
+    if (!reason)
+        json_object_set_new (out, "sealed", json_string ("sealed details are opened only with "
+                             "--reason \"why\" (each opening is recorded in this member's audit)"));
+    else if (rcctl_open (c, &conf, &roster, false, NULL) == RC_OK) {
         rcn_conf_path (&conf, "control", sock, sizeof sock);
         int rc = rcn_ctl_call (sock, ask, c->timeout_ms, &resp, why, sizeof why);
         if (rc != RCN_OK)
@@ -317,21 +356,100 @@ after_author (rcctl_t *c, const rcn_kind_t *k, const json_t *req, json_t *resp)
     return code;
 }
 
+/* A flat JSON object as flags (kind.h json_flag_verbs), appended to argv (room for 64). The
+ * strings made live in *keep until the command is done. */
+static int
+input_as_flags (const rcn_kind_t *k, const json_t *input, int *argc, char **argv, json_t *keep)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach ((json_t *) input, key, v) {
+        if (*argc > 60)
+            return rcctl_fail (RC_USAGE, "%s: too many fields in the JSON on stdin", k->name);
+        char flag[64], val[4096] = "";
+        bool positional = strcmp (key, "hash") == 0;
+        snprintf (flag, sizeof flag, "--%s", key);
+        for (char *p = flag; *p; p++)
+            *p = *p == '_' ? '-' : *p;
+        if (json_is_true (v) && !positional) {
+            json_array_append_new (keep, json_string (flag));
+            argv[(*argc)++] = (char *) json_string_value (json_array_get (keep, json_array_size (keep) - 1));
+            continue;
+        }
+        if (json_is_string (v))
+            snprintf (val, sizeof val, "%s", json_string_value (v));
+        else if (json_is_integer (v))
+            snprintf (val, sizeof val, "%lld", (long long) json_integer_value (v));
+        else if (json_is_array (v)) {
+            size_t i, off = 0;
+            json_t *x;
+            json_array_foreach (v, i, x) {
+                char one[256];
+                if (json_is_string (x))
+                    snprintf (one, sizeof one, "%s", json_string_value (x));
+                else if (json_is_integer (x))
+                    snprintf (one, sizeof one, "%lld", (long long) json_integer_value (x));
+                else
+                    return rcctl_fail (RC_USAGE, "%s: \"%s\" on stdin: a list of texts or numbers",
+                                       k->name, key);
+                off += (size_t) snprintf (val + off, sizeof val - off, "%s%s", i ? "," : "", one);
+                if (off >= sizeof val)
+                    return rcctl_fail (RC_USAGE, "%s: \"%s\" on stdin is too long", k->name, key);
+            }
+        }
+        else
+            return rcctl_fail (RC_USAGE, "%s: \"%s\" on stdin must be text, a number, true or a "
+                               "list", k->name, key);
+        if (!positional)
+            json_array_append_new (keep, json_string (flag));
+        json_array_append_new (keep, json_string (val));
+        size_t n = json_array_size (keep);
+        if (!positional)
+            argv[(*argc)++] = (char *) json_string_value (json_array_get (keep, n - 2));
+        argv[(*argc)++] = (char *) json_string_value (json_array_get (keep, n - 1));
+    }
+    argv[*argc] = NULL;
+    return RC_OK;
+}
+
 static int
 kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
 {
     const char *status = NULL, *wait = NULL;
+    const char *reason = NULL, *operator_name = NULL;
     int code = common_flags (c, &argc, argv, &status, &wait);
+    if (code == RC_OK)
+        code = open_flags (k, &argc, argv, &reason, &operator_name);
     if (code != RC_OK)
         return code;
     json_t *req = NULL, *resp = NULL, *input = NULL;
     char why[1024] = "";
     if ((code = read_input (c, k, argc, argv, &input)) != RC_OK)
         return code;
+    char *av[128];
+    json_t *keep = json_array ();
+    if (input && !verb_in (k->json_verbs, argv[1])) {
+        if (argc > 64) {
+            json_decref (input);
+            json_decref (keep);
+            return rcctl_fail (RC_USAGE, "%s: too many arguments", k->name);
+        }
+        memcpy (av, argv, (size_t) argc * sizeof *av);
+        code = input_as_flags (k, input, &argc, av, keep);
+        json_decref (input);
+        input = NULL;
+        argv = av;
+        if (code != RC_OK) {
+            json_decref (keep);
+            return code;
+        }
+    }
     int rc = k->cli (argc - 1, argv + 1, input, rcn_now_ms (), &req, why, sizeof why);
     json_decref (input);
-    if (rc != RCN_OK)
+    if (rc != RCN_OK) {
+        json_decref (keep);
         return rcctl_fail (RC_USAGE, "%s", why);
+    }
     rcn_conf_t conf;
     rcn_roster_t *roster = NULL;
     const char *op = json_string_value (json_object_get (req, "op"));
@@ -345,7 +463,7 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
         json_decref (out);
     }
     else if (strcmp (op, "open") == 0)
-        code = kind_show (c, k, req);
+        code = kind_show (c, k, req, reason, operator_name);
     else if (strcmp (op, "local") == 0)
         code = k->local ? kind_local (c, k, req) : rcctl_fail (RC_USAGE, "%s: no local verbs", k->name);
     else {
@@ -398,6 +516,7 @@ kind_command (rcctl_t *c, const rcn_kind_t *k, int argc, char **argv)
     }
     json_decref (req);
     json_decref (resp);
+    json_decref (keep);
     rcn_roster_destroy (&roster);
     return code;
 }
@@ -424,13 +543,22 @@ usage (FILE *f)
         "  export [--origin CODE] [--from SEQ]  entries, one JSON object per line\n"
         "  verify-log DIR                       check every signature and chain offline\n"
         "  backup DEST                          consistent copy of the log (no keys)\n"
+        "  retention run [--at TIME] [--json]   destroy sealing secrets past the roster's retention\n"
+        "  audit [--since TIME] [--json]        openings of sealed details on this member\n"
         "  recover [--declare-lost [--reason T] [--force]]  a blocked member's missing own seqs;\n"
         "                                       with --declare-lost, sign them lost (Recovery)\n"
-        "records (flags for writes: --status actual|exercise|test, --wait peer|local, --json)\n",
+        "records (flags for writes: --status actual|exercise|test, --wait peer|local, --json)\n"
+        "  --reason TEXT [--operator NAME]      with case show / transfer show: open the sealed\n"
+        "                                       details, recorded in this member's audit\n",
         RCN_CONTROL_TIMEOUT_MS);
     for (size_t i = 0; rcn_kinds[i]; i++)
         fputs (rcn_kinds[i]->usage, f);
 }
+
+/* rcctl_audit.c */
+int rcctl_audit (rcctl_t *c, int argc, char **argv);
+/* rcctl_retention.c */
+int rcctl_retention (rcctl_t *c, int argc, char **argv);
 
 int
 main (int argc, char **argv)
@@ -483,6 +611,7 @@ main (int argc, char **argv)
         { "init", rcctl_init }, { "card", rcctl_card }, { "roster", rcctl_roster },
         { "status", rcctl_status }, { "peers", rcctl_peers }, { "heads", rcctl_heads }, { "export", rcctl_export },
         { "verify-log", rcctl_verify_log }, { "backup", rcctl_backup }, { "recover", rcctl_recover },
+        { "audit", rcctl_audit }, { "retention", rcctl_retention },
     };
     if (strcmp (cmd, "help") == 0) {
         usage (stdout);

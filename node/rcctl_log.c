@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rcctl.h"
+#include "rcn/audit.h"
 #include "rcn/codec.h"
 #include "rcn/fileio.h"
 #include "rcn/kind.h"
@@ -85,6 +86,23 @@ rcctl_status (rcctl_t *c, int argc, char **argv)
             printf ("recover     %s: %s\n", json_is_true (json_object_get (dl, "possible"))
                     ? "rcctl recover --declare-lost is possible"
                     : "not yet", json_string_value (json_object_get (dl, "why")));
+        const json_t *sl = json_object_get (resp, "sealing");
+        if (json_is_object (sl)) {
+            const json_t *cur = json_object_get (sl, "own_current"), *nx = json_object_get (sl, "own_next"),
+                         *late = json_object_get (sl, "late");
+            printf ("sealing     key from %s%s, next from %s%s; period %lld d, retention %lld d",
+                    json_is_object (cur) ? json_string_value (json_object_get (cur, "from")) : "(none)",
+                    json_is_false (json_object_get (cur, "published")) ? " (not yet published)" : "",
+                    json_is_object (nx) ? json_string_value (json_object_get (nx, "from")) : "(none)",
+                    json_is_false (json_object_get (nx, "published")) ? " (not yet published)" : "",
+                    (long long) json_integer_value (json_object_get (sl, "period_days")),
+                    (long long) json_integer_value (json_object_get (sl, "retention_days")));
+            size_t li;
+            const json_t *l;
+            json_array_foreach (late, li, l)
+                printf ("%s%s", li ? ", " : "; LATE with their next key: ", json_string_value (l));
+            printf ("\n");
+        }
 #undef S
 #undef I
     }
@@ -416,6 +434,17 @@ rcctl_verify_log (rcctl_t *c, int argc, char **argv)
                 "(%llu invalid bodies recorded, %llu fork records)\n",
                 (unsigned long long) checked, (unsigned long long) st.origins,
                 (unsigned long long) st.invalid, (unsigned long long) st.forks);
+    /* The local audit of openings (audit.h), when this member has opened anything. */
+    uint64_t opened = 0, bad = 0;
+    uint8_t head[32];
+    char hex[65];
+    rc = rcn_audit_read (conf.dir, 0, NULL, NULL, &opened, head, &bad, why, sizeof why);
+    if (rc == RCN_OK)
+        printf ("verify-log: audit: %llu openings recorded, chain valid (head %s)\n",
+                (unsigned long long) opened, rcn_hex (head, 32, hex));
+    else if (rc != RCN_ENOTFOUND)
+        code = rcctl_fail (RC_FAIL, "verify-log: audit FAULT after %llu sound records: %s",
+                           (unsigned long long) opened, why);
     rcn_store_destroy (&store);
     rcn_roster_destroy (&roster);
     return code;

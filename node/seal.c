@@ -2,7 +2,11 @@
  *
  * Secrets, content keys and opened details live only in sodium_malloc memory (guard pages,
  * mlock, wiped on free). A key file is 64 bytes, secret | public, mode 0600, named after the
- * start of its period: seal-<from_ms, 20 digits>.key. */
+ * start of its period: seal-<from_ms, 20 digits>.key. A period runs until the next pair's
+ * start; pairs are made on one grid (the next starts one period after the current), and a
+ * pair is destroyed (zeros written and synced, then unlinked) once its period's end plus the
+ * retention time has passed. A file of 64 zero bytes is what a crash between those two steps
+ * leaves: it is no key, and is skipped (and removed by a node). */
 #include "rcn/seal.h"
 
 #include <assert.h>
@@ -18,9 +22,10 @@
 
 #include <sodium.h>
 
+#include "rcn/clock.h"
 #include "rcn/fileio.h"
 
-#define PAIRS_MAX 64
+#define PAIRS_MAX 512                              /* 1-day periods, 1 year kept */
 #define PAIR_SIZE (2 * RCN_SEAL_KEY_SIZE)          /* secret | public */
 #define CONTENT_KEY crypto_secretbox_KEYBYTES
 #define WRAPPED_SIZE (CONTENT_KEY + crypto_box_SEALBYTES)
@@ -94,6 +99,10 @@ read_pair (int dirfd, const char *dir, const char *name, uint8_t **out, char *wh
         got += (size_t) r;
     }
     close (fd);
+    if (got == PAIR_SIZE && sodium_is_zero (pair, PAIR_SIZE)) {
+        sodium_free (pair);
+        return RCN_ENOTFOUND;                      /* destroyed, not yet unlinked */
+    }
     uint8_t pk[RCN_SEAL_KEY_SIZE];
     if (got != PAIR_SIZE || crypto_scalarmult_base (pk, pair) != 0
         || sodium_memcmp (pk, pair + RCN_SEAL_KEY_SIZE, RCN_SEAL_KEY_SIZE) != 0) {
@@ -166,6 +175,11 @@ rcn_seal_load (const char *keys_dir, bool create, uint64_t now_ms, rcn_seal_t **
         uint8_t *pair = NULL;
         if ((rc = read_pair (dirfd, keys_dir, de->d_name, &pair, why, whylen)) == RCN_OK)
             insert (s, (uint64_t) from, pair);
+        else if (rc == RCN_ENOTFOUND) {            /* a destroyed key's zeroed remnant */
+            rc = RCN_OK;
+            if (create && unlinkat (dirfd, de->d_name, 0) == 0 && fsync (dirfd) != 0)
+                rc = RCN_EIO;
+        }
     }
     closedir (d);
     if (rc == RCN_OK && s->n == 0 && create)
@@ -209,6 +223,197 @@ bool
 rcn_seal_owns (const rcn_seal_t *s, const uint8_t pk[RCN_SEAL_KEY_SIZE])
 {
     return pair_for (s, pk) != NULL;
+}
+
+/* ---- periods: rotation and retention -------------------------------------------------------- */
+
+size_t
+rcn_seal_count (const rcn_seal_t *s)
+{
+    return s ? s->n : 0;
+}
+
+void
+rcn_seal_period (const rcn_seal_t *s, size_t i, rcn_seal_period_t *out)
+{
+    assert (s && i < s->n && out);
+    out->from_ms = s->pairs[i].from_ms;
+    out->until_ms = i + 1 < s->n ? s->pairs[i + 1].from_ms : UINT64_MAX;
+    memcpy (out->pk, s->pairs[i].pair + RCN_SEAL_KEY_SIZE, RCN_SEAL_KEY_SIZE);
+}
+
+int
+rcn_seal_at (const rcn_seal_t *s, uint64_t from_ms, uint8_t pk[RCN_SEAL_KEY_SIZE])
+{
+    assert (s && pk);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->pairs[i].from_ms == from_ms) {
+            memcpy (pk, s->pairs[i].pair + RCN_SEAL_KEY_SIZE, RCN_SEAL_KEY_SIZE);
+            return RCN_OK;
+        }
+    return RCN_ENOTFOUND;
+}
+
+/* Index of the newest pair with from_ms <= at, or -1. */
+static long
+covering (const rcn_seal_t *s, uint64_t at)
+{
+    for (size_t i = s->n; i > 0; i--)
+        if (s->pairs[i - 1].from_ms <= at)
+            return (long) i - 1;
+    return -1;
+}
+
+int
+rcn_seal_ensure (rcn_seal_t *s, const char *keys_dir, uint64_t now_ms, uint64_t period_ms,
+                 size_t *created, char *why, size_t whylen)
+{
+    assert (s && keys_dir && period_ms > 0);
+    if (created)
+        *created = 0;
+    long c = covering (s, now_ms);
+    bool have_cur = c >= 0 && s->pairs[c].from_ms + period_ms > now_ms;
+    bool have_next = s->n > 0 && s->pairs[s->n - 1].from_ms > now_ms;
+    if (have_cur && have_next)
+        return RCN_OK;                             /* the usual case: nothing to do */
+    uint64_t cur;
+    if (have_cur)
+        cur = s->pairs[c].from_ms;
+    else if (s->n == 0)
+        cur = now_ms;                              /* the first key: the grid starts here */
+    else {                                         /* the newest pair's grid, at now */
+        uint64_t a = s->pairs[s->n - 1].from_ms;
+        cur = a <= now_ms ? a + (now_ms - a) / period_ms * period_ms
+                          : a - ((a - now_ms + period_ms - 1) / period_ms) * period_ms;
+    }
+    uint64_t next = cur + period_ms;
+    uint8_t pk[RCN_SEAL_KEY_SIZE];
+    size_t need = (have_cur ? 0 : 1) + (rcn_seal_at (s, next, pk) == RCN_OK ? 0 : 1);
+    if (s->n + need > PAIRS_MAX) {
+        rcn_errf (why, whylen, "%s: more than %d sealing keys (is retention running?)", keys_dir,
+                  PAIRS_MAX);
+        return RCN_ETOOBIG;
+    }
+    int dirfd = open (keys_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dirfd < 0) {
+        rcn_errf (why, whylen, "%s: %s", keys_dir, strerror (errno));
+        return RCN_EIO;
+    }
+    int rc = RCN_OK;
+    if (!have_cur && rcn_seal_at (s, cur, pk) != RCN_OK
+        && (rc = create_pair (s, dirfd, keys_dir, cur, why, whylen)) == RCN_OK && created)
+        (*created)++;
+    if (rc == RCN_OK && rcn_seal_at (s, next, pk) != RCN_OK
+        && (rc = create_pair (s, dirfd, keys_dir, next, why, whylen)) == RCN_OK && created)
+        (*created)++;
+    close (dirfd);
+    return rc;
+}
+
+/* Overwrites keys_dir/name with zeros and syncs, then unlinks it and syncs the dir. */
+static int
+shred (int dirfd, const char *dir, const char *name, char *why, size_t whylen)
+{
+    static const uint8_t zeros[PAIR_SIZE];
+    int fd = openat (dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return RCN_OK;                             /* gone already */
+    if (fd < 0 || rcn_write_all (fd, zeros, sizeof zeros) != 0 || fsync (fd) != 0) {
+        rcn_errf (why, whylen, "%s/%s: %s", dir, name, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        return RCN_EIO;
+    }
+    if (close (fd) != 0 || unlinkat (dirfd, name, 0) != 0 || fsync (dirfd) != 0) {
+        rcn_errf (why, whylen, "%s/%s: %s", dir, name, strerror (errno));
+        return RCN_EIO;
+    }
+    return RCN_OK;
+}
+
+int
+rcn_seal_retire (rcn_seal_t *s, const char *keys_dir, uint64_t at_ms, uint64_t retention_ms,
+                 rcn_seal_period_t *gone, size_t max, size_t *n_gone, char *why, size_t whylen)
+{
+    assert (s && keys_dir && n_gone && (gone || max == 0));
+    *n_gone = 0;
+    int dirfd = -1, rc = RCN_OK;
+    /* Pairs are sorted, so ends and expiries rise: the expired ones are a prefix. */
+    while (s->n > 1) {
+        rcn_seal_period_t p;
+        rcn_seal_period (s, 0, &p);
+        if (p.until_ms > UINT64_MAX - retention_ms || p.until_ms + retention_ms > at_ms)
+            break;
+        if (dirfd < 0 && (dirfd = open (keys_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                                        | O_CLOEXEC)) < 0) {
+            rcn_errf (why, whylen, "%s: %s", keys_dir, strerror (errno));
+            return RCN_EIO;
+        }
+        char name[64];
+        snprintf (name, sizeof name, "seal-%020" PRIu64 ".key", p.from_ms);
+        if ((rc = shred (dirfd, keys_dir, name, why, whylen)) != RCN_OK)
+            break;
+        sodium_free (s->pairs[0].pair);            /* wipes the secret in memory too */
+        memmove (s->pairs, s->pairs + 1, (s->n - 1) * sizeof *s->pairs);
+        s->n--;
+        if (*n_gone < max)
+            gone[*n_gone] = p;
+        (*n_gone)++;
+    }
+    if (dirfd >= 0)
+        close (dirfd);
+    return rc;
+}
+
+static json_t *
+period_json (const rcn_seal_period_t *p, uint64_t retention_ms)
+{
+    char from[40], until[40] = "", expires[40] = "";
+    rcn_time_format (p->from_ms, from, sizeof from);
+    json_t *o = json_pack ("{s:s, s:I}", "from", from, "from_ms", (json_int_t) p->from_ms);
+    if (p->until_ms != UINT64_MAX) {
+        rcn_time_format (p->until_ms, until, sizeof until);
+        rcn_time_format (p->until_ms + retention_ms, expires, sizeof expires);
+        json_object_set_new (o, "until", json_string (until));
+        json_object_set_new (o, "until_ms", json_integer ((json_int_t) p->until_ms));
+        json_object_set_new (o, "expires", json_string (expires));
+        json_object_set_new (o, "expires_ms", json_integer ((json_int_t) (p->until_ms + retention_ms)));
+    } else
+        json_object_set_new (o, "newest", json_true ());
+    return o;
+}
+
+int
+rcn_seal_retention_run (rcn_seal_t *s, const char *keys_dir, uint64_t at_ms,
+                        int64_t retention_days, json_t **report, char *why, size_t whylen)
+{
+    assert (s && keys_dir && report && retention_days > 0);
+    *report = NULL;
+    uint64_t retention_ms = (uint64_t) retention_days * RCN_SEAL_DAY_MS;
+    rcn_seal_period_t gone[PAIRS_MAX];
+    size_t n_gone = 0;
+    int rc = rcn_seal_retire (s, keys_dir, at_ms, retention_ms, gone, PAIRS_MAX, &n_gone, why,
+                              whylen);
+    char at[40];
+    rcn_time_format (at_ms, at, sizeof at);
+    json_t *o = json_pack ("{s:s, s:I, s:I, s:[], s:[]}", "at", at, "at_ms", (json_int_t) at_ms,
+                           "retention_days", (json_int_t) retention_days, "destroyed", "kept");
+    if (!o)
+        return RCN_ENOMEM;
+    for (size_t i = 0; i < n_gone && i < PAIRS_MAX; i++)
+        json_array_append_new (json_object_get (o, "destroyed"), period_json (&gone[i], retention_ms));
+    for (size_t i = 0; i < s->n; i++) {
+        rcn_seal_period_t p;
+        rcn_seal_period (s, i, &p);
+        json_array_append_new (json_object_get (o, "kept"), period_json (&p, retention_ms));
+        if (i == 0)
+            json_object_set_new (o, "next", p.until_ms != UINT64_MAX
+                                 ? period_json (&p, retention_ms) : json_null ());
+    }
+    if (s->n == 0)
+        json_object_set_new (o, "next", json_null ());
+    *report = o;
+    return rc;
 }
 
 /* ---- protobuf pieces ------------------------------------------------------------------------ */

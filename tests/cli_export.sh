@@ -19,22 +19,23 @@ done
 stop_node "$T/sh"
 
 "$RCCTL" -d "$T/sh" export > "$T/all.jsonl"
-# 13 entries: the node's own SealKey (seq 1, written by itself at its first start), 12 alerts.
-check "export has one line per entry" test "$(wc -l < "$T/all.jsonl")" = 13
+# 14 entries: the node's own SealKeys (seqs 1 and 2, this period's and the next's, written by
+# itself at its first start), 12 alerts.
+check "export has one line per entry" test "$(wc -l < "$T/all.jsonl")" = 14
 check "each line names region, origin, seq, kind, status, time, hash, prev, signed, sig" \
   python3 -c '
 import json,sys
 need={"region","origin","seq","kind","status","time_ms","hash","prev","signed","sig"}
 for l in open(sys.argv[1]):
     o=json.loads(l); assert need<=o.keys(), need-o.keys()
-    assert o["region"]=="310000" and o["kind"]==("seal_key" if o["seq"]==1 else "alert")
+    assert o["region"]=="310000" and o["kind"]==("seal_key" if o["seq"]<=2 else "alert")
 ' "$T/all.jsonl"
 check "drill entries are marked exercise at the source" test "$(grep -c '"status":"exercise"' "$T/all.jsonl")" = 4
 check "the independent verifier accepts the export" $VERIFY --roster "$T/roster.json" "$T/all.jsonl"
 "$RCCTL" -d "$T/sh" export --origin 310000 --from 5 > "$T/from5.jsonl"
-check "export --from 5 starts at seq 5" bash -c "head -1 '$T/from5.jsonl' | grep -q '\"seq\":5,' && test \$(wc -l < '$T/from5.jsonl') = 9"
+check "export --from 5 starts at seq 5" bash -c "head -1 '$T/from5.jsonl' | grep -q '\"seq\":5,' && test \$(wc -l < '$T/from5.jsonl') = 10"
 origin=$(python3 -c 'import json,sys;print(json.loads(open(sys.argv[1]).readline())["origin"])' "$T/all.jsonl")
-check "export --origin takes the origin's key too" test "$("$RCCTL" -d "$T/sh" export --origin "$origin" | wc -l)" = 13
+check "export --origin takes the origin's key too" test "$("$RCCTL" -d "$T/sh" export --origin "$origin" | wc -l)" = 14
 expect_fail 2 "not in the roster" "export --origin refuses a region not in the roster" -- "$RCCTL" -d "$T/sh" export --origin 320000
 expect_fail 2 "--from" "export --from refuses 0" -- "$RCCTL" -d "$T/sh" export --from 0
 

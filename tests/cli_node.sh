@@ -78,7 +78,7 @@ done
 wait_ok=1
 for j in "${burst[@]}"; do wait "$j" || wait_ok=0; done
 check "40 concurrent alert sends all succeeded" test "$wait_ok" = 1
-check "the log holds 43 own entries: its SealKey and the 42 alerts" bash -c "'$RCCTL' -d '$T/sh' heads | grep -q '\"seq\": 43'"
+check "the log holds 44 own entries: its two SealKeys (this period's and the next's) and the 42 alerts" bash -c "'$RCCTL' -d '$T/sh' heads | grep -q '\"seq\": 44'"
 check "all 42 were authored" test "$(grep -c "authored alert" "$T/sh.log")" = 42
 # Entries of one group share one timestamp: how many synced commits the 40 took.
 groups=$("$RCCTL" -d "$T/sh" export --from 3 | sed -n 's/.*"time_ms":\([0-9]*\).*/\1/p' | sort -u | wc -l)

@@ -27,8 +27,9 @@ wait_for() {
   echo "waited $secs s for $what" >&2
   return 1
 }
-# keys_on I: member i's log holds every member's sealing key.
-keys_on() { [ "$("$RCCTL" -d "$(D "$1")" --json sealkey list | json "len(d)")" = 3 ]; }
+# keys_on I: member i's log holds a sealing key of every member (each publishes the current
+# period's and, with rotation, the next one's).
+keys_on() { [ "$("$RCCTL" -d "$(D "$1")" --json sealkey list | json "len(set(k['region'] for k in d))")" = 3 ]; }
 # state_at I HASH REGION: the addressee REGION's state of notice HASH, as member i shows it.
 # (From list, not show: show asks the node to open the details, and each opening is logged.)
 state_at() {
@@ -98,21 +99,23 @@ check "a second notice, from flags" test -n "$H2"
 [ -n "$H2" ] || echo "     rcctl said: $out"
 check "member 2 receives it by itself" wait_for 20 "the receipt" is_state 2 "$H2" 320000 received
 check "before the redirect, member 3's case show says it is not addressed to it" \
-  eval '"$RCCTL" -d "$(D 3)" case show "$H2" | grep -q "not addressed to 330000"'
+  eval '"$RCCTL" -d "$(D 3)" case show "$H2" --reason test --operator tester | grep -q "not addressed to 330000"'
 check "member 2 answers not_ours, passing it on to 330000" \
   "$RCCTL" -d "$(D 2)" case ack "$H2" --status not_ours --redirect 330000 --note "residence is in Hangzhou"
 check "member 3 receives it by itself" wait_for 20 "member 3's receipt" is_state 1 "$H2" 330000 received
 check "…and owes it now (both ends)" eval '[ "$(owed_at 1)" = "$H2" ] && [ "$(owed_at 3 --to-me)" = "$H2" ]'
 check "member 3's case show opens the personal details" \
-  eval '[ "$("$RCCTL" -d "$(D 3)" --json case show "$H2" | json "d[\"opened\"][\"id_number\"]")" = "$ID" ]'
-check "…and prints them for a person" eval '"$RCCTL" -d "$(D 3)" case show "$H2" | grep -q "$NAME"'
+  eval '[ "$("$RCCTL" -d "$(D 3)" --json case show "$H2" --reason test --operator tester | json "d[\"opened\"][\"id_number\"]")" = "$ID" ]'
+check "…and prints them for a person" eval '"$RCCTL" -d "$(D 3)" case show "$H2" --reason test --operator tester | grep -q "$NAME"'
 check "the origin opens its own notice" \
-  eval '[ "$("$RCCTL" -d "$(D 1)" --json case show "$H2" | json "d[\"opened\"][\"name\"]")" = "$NAME" ]'
-out=$("$RCCTL" -d "$(D 3)" --json case show "$H1" 2>&1) || true
+  eval '[ "$("$RCCTL" -d "$(D 1)" --json case show "$H2" --reason test --operator tester | json "d[\"opened\"][\"name\"]")" = "$NAME" ]'
+out=$("$RCCTL" -d "$(D 3)" --json case show "$H1" --reason test --operator tester 2>&1) || true
 check "on member 3, never addressed by the first notice, case show gives the clear part only" \
   eval 'json "d[\"case_id\"]" <<<"$out" | grep -q SH-2026-0001 && ! grep -q "$NAME" <<<"$out" && ! grep -q "$ID" <<<"$out"'
 check "…and says why" eval 'json "d[\"sealed\"]" <<<"$out" | grep -q "not addressed to 330000"'
-check "member 3 takes it over" "$RCCTL" -d "$(D 3)" case ack "$H2" taken_over
+# The answer's fields as JSON on stdin, as every writing command takes them with --json.
+check "member 3 takes it over (its fields as JSON on stdin)" \
+  eval 'printf "{\"hash\": \"%s\", \"status\": \"taken_over\"}" "$H2" | "$RCCTL" -d "$(D 3)" --json case ack'
 check "nobody owes anything then" wait_for 20 "owed to clear" eval 'owes_none 1 && owes_none 2 && owes_none 3'
 
 # --- a drill notice ------------------------------------------------------------------------------

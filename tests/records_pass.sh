@@ -113,7 +113,8 @@ expect_fail 1 "not recognised in 320000" "member 2's checkpoint (320000, its dir
 check "member 2 holds the pass" wait_pass 20 2 "$HASH" valid
 expect_fail 1 "only the region that issued" "member 2 may not revoke member 1's pass" -- \
   "$RCCTL" -d "$(D 2)" pass revoke "$HASH" --reason "not ours"
-check "member 1 revokes it" "$RCCTL" -d "$(D 1)" pass revoke "$HASH" --reason "holder tested positive"
+check "member 1 revokes it (its fields as JSON on stdin)" \
+  eval 'printf "{\"hash\": \"%s\", \"reason\": \"holder tested positive\"}" "$HASH" | "$RCCTL" -d "$(D 1)" --json pass revoke'
 check "the revoke reaches member 3" wait_pass 20 3 "$HASH" revoked
 expect_fail 1 "revoked by 310000 at" "member 3's checkpoint, with its log, refuses the revoked pass" -- \
   "$RCCTL" -d "$(D 3)" pass verify "$TOKEN"

@@ -86,7 +86,8 @@ expect_fail 1 "has not accepted it yet" "member 1 may not depart before the acce
   tr_ 1 transfer depart "$HASH"
 expect_fail 2 "--count" "a handover without --count is a usage error" -- tr_ 2 transfer handover "$HASH"
 
-check "member 2 accepts" tr_ 2 transfer accept "$HASH" --note "quarantine hotel ready"
+check "member 2 accepts (its fields as JSON on stdin)" \
+  eval 'printf "{\"hash\": \"%s\", \"note\": \"quarantine hotel ready\"}" "$HASH" | tr_ 2 --json transfer accept'
 check "member 1 sees it accepted" wait_order 20 1 "$HASH" accepted
 expect_fail 1 "has not departed yet" "member 2 may not hand over before the departure" -- \
   tr_ 2 transfer handover "$HASH" --count 3
@@ -101,22 +102,22 @@ expect_fail 1 "handed_over" "nothing after the handover (a cancel)" -- tr_ 1 tra
 # --- show at both ends and at member 3 ----------------------------------------------------------
 check "member 3 sees it handed over" wait_order 20 3 "$HASH" handed_over
 for i in 1 2; do
-  out=$(tr_ "$i" --json transfer show "$HASH" 2>&1) || true
+  out=$(tr_ "$i" --json transfer show "$HASH" --reason test --operator tester 2>&1) || true
   check "transfer show --json at member $i opens the manifest (3 names)" \
     eval '[ "$(json "[p[\"name\"] for p in d[\"opened\"][\"manifest\"]] == [\"$NAME1\", \"$NAME2\", \"李四\"]" <<<"$out")" = true ]'
   check "…with the discrepancy: 2 of 3 received" \
     eval '[ "$(json "[d[\"discrepancy\"][\"persons\"], d[\"discrepancy\"][\"received\"]]" <<<"$out")" = "[3, 2]" ]'
 done
-out=$(tr_ 2 transfer show "$HASH" 2>&1) || true
+out=$(tr_ 2 transfer show "$HASH" --reason test --operator tester 2>&1) || true
 check "transfer show (table) at member 2 lists the names and the steps" \
   eval 'grep -q "$NAME2" <<<"$out" && grep -q "$ID2" <<<"$out" && grep -q "handover 2" <<<"$out" && grep -q "DISCREPANCY" <<<"$out"'
-out=$(tr_ 3 --json transfer show "$HASH" 2>&1) || true
+out=$(tr_ 3 --json transfer show "$HASH" --reason test --operator tester 2>&1) || true
 check "at member 3: the clear part (state, persons, readers) and not the manifest" \
   eval '[ "$(json "[d[\"state\"], d[\"persons\"], d[\"manifest\"][\"readers\"], \"opened\" in d]" <<<"$out")" = "[\"handed_over\", 3, [\"310000\", \"320000\"], false]" ]'
 check "…saying why: not addressed to 330000" eval 'grep -q "not addressed to 330000" <<<"$out"'
 check "…with no name or ID number in it" \
   eval '! grep -q "$NAME2" <<<"$out" && ! grep -q "$ID1" <<<"$out" && ! grep -q "$NAME1" <<<"$out"'
-out=$(tr_ 3 transfer show "$HASH" 2>&1) || true
+out=$(tr_ 3 transfer show "$HASH" --reason test --operator tester 2>&1) || true
 check "transfer show (table) at member 3 says it is not opened here" \
   eval 'grep -q "not opened here: not addressed to 330000" <<<"$out" && ! grep -q "$NAME2" <<<"$out"'
 out=$(tr_ 3 export 2>&1) || true

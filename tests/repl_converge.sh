@@ -33,7 +33,7 @@ for i in 1 2 3; do write_load "$i" 20 4 three; done
 check "60 concurrent writes on 3 members all succeeded" wait_load
 check "3 members converge: identical heads and exports, 60 entries" converged -t 30 -n 60
 c3=$LAST_CONVERGED_MS
-check "…each member holds 1..21 of every origin (20 alerts after its SealKey)" all_heads_at 21 1 2 3
+check "…each member holds 1..22 of every origin (20 alerts after its two SealKeys)" all_heads_at 22 1 2 3
 check "…and the peers view shows no lag, on any member" lag_zero 1 2 3
 
 out=$(send 1 "acknowledged by a peer" 2>&1 || true)
@@ -62,7 +62,7 @@ for i in 1 2 3 4 5; do write_load "$i" 10 2 five; done
 check "50 concurrent writes on 5 members all succeeded" wait_load
 check "5 members converge: identical heads and exports, 50 entries" converged -t 40 -n 50
 c5=$LAST_CONVERGED_MS
-check "…each member holds 1..11 of every origin (10 alerts after its SealKey)" all_heads_at 11 1 2 3 4 5
+check "…each member holds 1..12 of every origin (10 alerts after its two SealKeys)" all_heads_at 12 1 2 3 4 5
 check "…and the peers view shows no lag, on any member" lag_zero 1 2 3 4 5
 check "no member holds fork evidence" no_forks 1 2 3 4 5
 check "all 5 stop cleanly" stop_all

@@ -141,6 +141,12 @@ struct rcn_kind {
      * these, and only when it is not a terminal. */
     const char *const *json_verbs;
 
+    /* Verbs whose flags may come instead as one flat JSON object on stdin (--json, stdin not
+     * a terminal): rcctl turns {"hash": H, "redirect": "330000", "count": 2, "force": true}
+     * into `H --redirect 330000 --count 2 --force` before `cli` sees them (keys with "_" become
+     * "-"; arrays are joined with commas). NULL-terminated, may be NULL. */
+    const char *const *json_flag_verbs;
+
     const char *usage;                /* its lines of `rcctl help` */
 };
 

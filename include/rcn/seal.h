@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "rcn/entry.h"
 #include "rcn/err.h"
 #include "rcn.pb-c.h"
@@ -37,7 +39,9 @@ typedef struct {
 
 /* Loads every sealing key pair in keys_dir (files seal-<from_ms>.key, secrets in sodium-guarded
  * memory). With create and none there, makes the first one (period from now_ms) and fsyncs it.
- * A key file readable by others is refused (RCN_EPERM), as keys.c does. Caller owns *out. */
+ * A key file readable by others is refused (RCN_EPERM), as keys.c does; one of 64 zero bytes
+ * (a destroyed key, rcn_seal_retire, cut short) is skipped, and with create removed.
+ * Caller owns *out. */
 int rcn_seal_load (const char *keys_dir, bool create, uint64_t now_ms, rcn_seal_t **out,
                    char *why, size_t whylen) RCN_MUST;
 void rcn_seal_destroy (rcn_seal_t **self_p);
@@ -46,6 +50,55 @@ void rcn_seal_destroy (rcn_seal_t **self_p);
  * published (SealKey). RCN_ENOTFOUND when none. */
 int rcn_seal_current (const rcn_seal_t *s, uint64_t now_ms, uint8_t pk[RCN_SEAL_KEY_SIZE],
                       uint64_t *from_ms) RCN_MUST;
+
+/* ---- rotation and retention (DESIGN §7) ------------------------------------------------------
+ * A pair covers [from_ms, the next pair's from_ms); the newest covers on. The node keeps a pair
+ * for the current period AND the next (rcn_seal_ensure), publishes both (SealKey), and
+ * destroys a pair once its period's end plus the roster's retention has passed
+ * (rcn_seal_retire): what was sealed under it can then be opened by nobody, from any copy of
+ * the log, since no backup holds keys. */
+
+#define RCN_SEAL_DAY_MS 86400000ULL
+
+/* One period this member holds the secret for. */
+typedef struct {
+    uint64_t from_ms;
+    uint64_t until_ms;                /* the next pair's from_ms; UINT64_MAX for the newest */
+    uint8_t pk[RCN_SEAL_KEY_SIZE];
+} rcn_seal_period_t;
+
+/* How many pairs s holds, and the i-th of them, oldest first (i < count). */
+size_t rcn_seal_count (const rcn_seal_t *s);
+void rcn_seal_period (const rcn_seal_t *s, size_t i, rcn_seal_period_t *out);
+
+/* The public half of the pair that starts exactly at from_ms. RCN_ENOTFOUND when none. */
+int rcn_seal_at (const rcn_seal_t *s, uint64_t from_ms, uint8_t pk[RCN_SEAL_KEY_SIZE]) RCN_MUST;
+
+/* Makes, in keys_dir (0600, fsynced with the dir), what is missing of: a pair covering now_ms
+ * (one whose period began at most period_ms ago) and a pair starting after now_ms. New pairs
+ * lie on one grid: with no pair at all the current starts at now_ms, else on the newest pair's
+ * grid (from + k * period_ms); the next starts one period after the current. Cheap when
+ * nothing is missing (no I/O). *created (may be NULL): how many it made. RCN_EIO with `why`;
+ * RCN_ETOOBIG when s would hold too many pairs. */
+int rcn_seal_ensure (rcn_seal_t *s, const char *keys_dir, uint64_t now_ms, uint64_t period_ms,
+                     size_t *created, char *why, size_t whylen) RCN_MUST;
+
+/* Destroys every pair but the newest whose until_ms + retention_ms <= at_ms: its file is
+ * overwritten with zeros and synced, then unlinked and the dir synced, and its secret wiped
+ * from memory. The first max destroyed periods go to gone[] (oldest first); *n_gone counts
+ * all. RCN_EIO with `why` (those destroyed before the failure stay destroyed). */
+int rcn_seal_retire (rcn_seal_t *s, const char *keys_dir, uint64_t at_ms, uint64_t retention_ms,
+                     rcn_seal_period_t *gone, size_t max, size_t *n_gone,
+                     char *why, size_t whylen) RCN_MUST;
+
+/* rcn_seal_retire with the roster's retention_days, answered as JSON (periods, never key
+ * material): {"at", "at_ms", "retention_days", "destroyed": [PERIOD…], "kept": [PERIOD…],
+ * "next": PERIOD|null}, PERIOD = {"from", "from_ms", "until", "until_ms", "expires",
+ * "expires_ms"} ({"from", "from_ms", "newest": true} for the newest); "next" is the one
+ * that expires first. *report (caller owns) is set even on an error, saying what was done. */
+int rcn_seal_retention_run (rcn_seal_t *s, const char *keys_dir, uint64_t at_ms,
+                            int64_t retention_days, json_t **report,
+                            char *why, size_t whylen) RCN_MUST;
 
 /* Whether pk is one of this member's sealing public keys (whose secret it still holds). */
 bool rcn_seal_owns (const rcn_seal_t *s, const uint8_t pk[RCN_SEAL_KEY_SIZE]);

@@ -2271,6 +2271,7 @@ case_print (const json_t *list)
 }
 
 static const char *const s_json_verbs[] = { "notify", NULL };
+static const char *const s_json_flag_verbs[] = { "ack", NULL };
 
 const rcn_kind_t rcn_kind_case = {
     .kind = RCN__KIND__KIND_CASE_NOTICE,
@@ -2287,6 +2288,7 @@ const rcn_kind_t rcn_kind_case = {
     .cli = case_cli,
     .print = case_print,
     .json_verbs = s_json_verbs,
+    .json_flag_verbs = s_json_flag_verbs,
     .usage =
         "  case notify --case-id ID --classification confirmed|suspected|asymptomatic|close_contact|\n"
         "              secondary_contact|cleared --to CODES --residence CODE --reported-at TIME\n"

@@ -1677,6 +1677,7 @@ pass_local (const json_t *req, const rcn_roster_t *roster, rcn_store_t *store, b
 }
 
 static const char *const s_json_verbs[] = { "issue", NULL };
+static const char *const s_json_flag_verbs[] = { "revoke", NULL };
 
 const rcn_kind_t rcn_kind_pass = {
     .kind = RCN__KIND__KIND_PASS_ISSUE,
@@ -1692,6 +1693,7 @@ const rcn_kind_t rcn_kind_pass = {
     .print = pass_print,
     .local = pass_local,
     .json_verbs = s_json_verbs,
+    .json_flag_verbs = s_json_flag_verbs,
     .usage =
         "  pass issue --pass-id ID --kind commuter|freight|observation_release|quarantine_completion\n"
         "             --name NAME --id-number N [--plate P] [--valid-from TIME] --valid-until TIME\n"

@@ -1,8 +1,10 @@
 /* sealkey.c — the SealKey kind (DESIGN.md §4, §7): each member's sealing public keys, so that
  * any member can seal personal details for any other (sealkey.h).
  *
- * A node publishes its current key by itself (auto_author) as soon as it may author, so a
- * new member is readable by the others within a heartbeat or two of its first start.
+ * A node publishes its keys by itself (auto_author) as soon as it may author: the current
+ * period's and the next's, which the node makes a period ahead (rcn_seal_ensure), so that
+ * senders always hold the key for the time they seal at, and a new member is readable by the
+ * others within a heartbeat or two of its first start.
  *
  * View:  sealkey  origin[32] | be64(from_ms) -> public key[32] */
 #include "rcn/sealkey.h"
@@ -123,11 +125,22 @@ sealkey_author (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *re
                 char *why, size_t whylen)
 {
     (void) v;
-    (void) req;
     (void) kind;
     uint8_t pk[RCN_SEAL_KEY_SIZE];
     uint64_t from = 0;
-    if (!env->seal || rcn_seal_current (env->seal, now_ms, pk, &from) != RCN_OK) {
+    const json_t *fj = json_object_get (json_object_get (req, "body"), "from_ms");
+    if (fj && (!json_is_integer (fj) || json_integer_value (fj) <= 0)) {
+        rcn_errf (why, whylen, "sealkey: from_ms must be a positive integer");
+        return RCN_EINVAL;
+    }
+    if (fj) {                                 /* a given period's key (the next, ahead) */
+        from = (uint64_t) json_integer_value (fj);
+        if (!env->seal || rcn_seal_at (env->seal, from, pk) != RCN_OK) {
+            rcn_errf (why, whylen, "sealkey: this member holds no sealing key from %llu",
+                      (unsigned long long) from);
+            return RCN_ESTATE;
+        }
+    } else if (!env->seal || rcn_seal_current (env->seal, now_ms, pk, &from) != RCN_OK) {
         rcn_errf (why, whylen, "sealkey: this member holds no sealing key for now");
         return RCN_ESTATE;
     }
@@ -142,25 +155,106 @@ sealkey_author (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *re
     return RCN_OK;
 }
 
-/* Publishes this member's current key once: when the view lacks it. */
+/* Publishes each of this member's keys from the current period's on (the current and the
+ * next) once: those the view lacks. */
 static int
 sealkey_auto (const rcn_view_t *v, const rcn_kind_env_t *env, uint64_t now_ms, json_t *reqs,
               char *why, size_t whylen)
 {
     (void) why;
     (void) whylen;
+    uint64_t cur = 0;
     uint8_t pk[RCN_SEAL_KEY_SIZE], have[RCN_SEAL_KEY_SIZE];
-    uint64_t from = 0;
-    if (!env->seal || rcn_seal_current (env->seal, now_ms, pk, &from) != RCN_OK)
-        return RCN_OK;
-    int rc = rcn_sealkey_lookup (v, env->origin, from, have);
-    if (rc == RCN_OK && memcmp (have, pk, sizeof pk) == 0)
-        return RCN_OK;
-    if (rc != RCN_OK && rc != RCN_ENOTFOUND)
-        return rc;
-    json_array_append_new (reqs, json_pack ("{s:s, s:s, s:{}}", "kind", "sealkey",
-                                            "verb", "publish", "body"));
+    if (!env->seal || rcn_seal_current (env->seal, now_ms, pk, &cur) != RCN_OK)
+        cur = 0;                                  /* none begun yet: the future ones */
+    for (size_t i = 0; env->seal && i < rcn_seal_count (env->seal); i++) {
+        rcn_seal_period_t p;
+        rcn_seal_period (env->seal, i, &p);
+        if (p.from_ms < cur)
+            continue;
+        int rc = rcn_sealkey_lookup (v, env->origin, p.from_ms, have);
+        if (rc == RCN_OK && memcmp (have, p.pk, sizeof have) == 0)
+            continue;
+        if (rc != RCN_OK && rc != RCN_ENOTFOUND)
+            return rc;
+        json_array_append_new (reqs, json_pack ("{s:s, s:s, s:{s:I}}", "kind", "sealkey",
+                                                "verb", "publish", "body",
+                                                "from_ms", (json_int_t) p.from_ms));
+    }
     return RCN_OK;
+}
+
+int
+rcn_sealkey_newest (const rcn_view_t *any, const uint8_t member[RCN_KEY_SIZE], uint64_t *from_ms)
+{
+    rcn_view_t v;
+    int rc = rcn_view_of_kind (any, &rcn_kind_sealkey, &v);
+    if (rc != RCN_OK)
+        return rc;
+    MDB_cursor *cur;
+    if (mdb_cursor_open (v.txn, v.dbi[0], &cur) != 0)
+        return RCN_EDB;
+    uint8_t k[VKEY_SIZE];
+    vkey (k, member, UINT64_MAX);
+    MDB_val key = { VKEY_SIZE, k }, val;
+    int mrc = mdb_cursor_get (cur, &key, &val, MDB_SET_RANGE);
+    mrc = mdb_cursor_get (cur, &key, &val, mrc == MDB_SUCCESS ? MDB_PREV : MDB_LAST);
+    rc = RCN_ENOTFOUND;
+    if (mrc == MDB_SUCCESS && key.mv_size == VKEY_SIZE
+        && memcmp (key.mv_data, member, RCN_KEY_SIZE) == 0) {
+        *from_ms = rcn_be_get ((uint8_t *) key.mv_data + RCN_KEY_SIZE, 8);
+        rc = RCN_OK;
+    }
+    mdb_cursor_close (cur);
+    return rc;
+}
+
+/* {"from", "from_ms", "published"} of this member's pair from from_ms. */
+static json_t *
+own_json (const rcn_view_t *v, const rcn_kind_env_t *env, uint64_t from_ms, const uint8_t *pk)
+{
+    char when[40];
+    uint8_t have[RCN_SEAL_KEY_SIZE];
+    rcn_time_format (from_ms, when, sizeof when);
+    bool published = rcn_sealkey_lookup (v, env->origin, from_ms, have) == RCN_OK
+                     && memcmp (have, pk, sizeof have) == 0;
+    return json_pack ("{s:s, s:I, s:b}", "from", when, "from_ms", (json_int_t) from_ms,
+                      "published", published);
+}
+
+json_t *
+rcn_sealkey_status (const rcn_view_t *v, const rcn_kind_env_t *env, uint64_t now_ms)
+{
+    json_t *o = json_object (), *late = json_array ();
+    json_t *cur = json_null (), *next = json_null ();
+    for (size_t i = 0; env->seal && i < rcn_seal_count (env->seal); i++) {
+        rcn_seal_period_t p;
+        rcn_seal_period (env->seal, i, &p);
+        if (p.from_ms <= now_ms && (i + 1 == rcn_seal_count (env->seal) || p.until_ms > now_ms)) {
+            json_decref (cur);
+            cur = own_json (v, env, p.from_ms, p.pk);
+        } else if (p.from_ms > now_ms && json_is_null (next)) {
+            json_decref (next);
+            next = own_json (v, env, p.from_ms, p.pk);
+        }
+    }
+    json_object_set_new (o, "own_current", cur);
+    json_object_set_new (o, "own_next", next);
+    json_object_set_new (o, "held", json_integer ((json_int_t) rcn_seal_count (env->seal)));
+    /* Late: the newest key a member published has begun (or it published none), so no key
+     * of its is out for the next period. */
+    for (size_t i = 0; env->roster && i < rcn_roster_count (env->roster); i++) {
+        const rcn_member_t *m = rcn_roster_member (env->roster, i);
+        uint64_t from = 0;
+        int rc = rcn_sealkey_newest (v, m->sign_key, &from);
+        if (rc == RCN_ENOTFOUND || (rc == RCN_OK && from < now_ms)) {
+            char region[16];
+            snprintf (region, sizeof region, "%06u", m->region);
+            json_array_append_new (late, json_string (region));
+        }
+    }
+    json_object_set_new (o, "late", late);
+    return o;
 }
 
 static json_t *

@@ -1673,6 +1673,7 @@ transfer_print (const json_t *list)
 
 static const uint32_t s_also[] = { RCN__KIND__KIND_TRANSFER_STEP, 0 };
 static const char *const s_json_verbs[] = { "create", NULL };
+static const char *const s_json_flag_verbs[] = { "accept", "reject", "depart", "cancel", "handover", NULL };
 
 const rcn_kind_t rcn_kind_transfer = {
     .kind = RCN__KIND__KIND_TRANSFER_ORDER,
@@ -1688,6 +1689,7 @@ const rcn_kind_t rcn_kind_transfer = {
     .cli = transfer_cli,
     .print = transfer_print,
     .json_verbs = s_json_verbs,
+    .json_flag_verbs = s_json_flag_verbs,
     .usage =
         "  transfer create --order-id ID --to CODE --persons N --person NAME,ID_NUMBER …\n"
         "                  --vehicle PLATE --depart-at TIME --eta TIME --accept-by TIME\n"

@@ -248,7 +248,8 @@ trial() {
   fi
   [ "$signed" -gt "$committed" ] && ahead=$((ahead + 1))
   # The log's own head as the crash left it (read offline): the restarted node writes its
-  # SealKey by itself when the crash took it (or came before it), so its head may be one more.
+  # SealKeys (this period's and the next's) by itself when the crash took them (or came before
+  # them), so its head may be up to two more.
   head0=$("$RCCTL" -d "$d" heads 2>/dev/null |
           python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[0]["seq"] if d else 0)' \
           2>/dev/null) || head0=0
@@ -260,10 +261,10 @@ trial() {
     fail "$name (crash at $k): rcnode does not start again after the crash"; show "$log"
     stop_node; return 0
   fi
-  # Until its SealKey is in the log (it publishes it on its own as soon as it may author), so
+  # Until its two SealKeys are in the log (it publishes them on its own as soon as it may author), so
   # that nothing is authored between reading its head and the next alert.
   for ((i = 0; i < 50; i++)); do
-    [ "$("$RCCTL" -d "$d" sealkey list --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null)" = 1 ] && break
+    [ "$("$RCCTL" -d "$d" sealkey list --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null)" = 2 ] && break
     sleep 0.1
   done
   st=$("$RCCTL" -d "$d" --timeout 3000 status --json 2>&1) || true
@@ -341,8 +342,8 @@ else
 fi
 
 # 3. An old backup restored over the data dir: the node must start BLOCKED and sign nothing.
-# (Its own SealKey, written by itself at the first start, is one of its entries: 4 in the
-# backup, 7 in all.)
+# (Its own two SealKeys, written by itself at the first start, are among its entries: 5 in the
+# backup, 8 in all.)
 d=$tmp/old
 cp -a "$tmp/tpl" "$d"
 start_node "$d" "$d.log"
@@ -362,7 +363,7 @@ else
 fi
 stop_node
 st=$stopped
-if [ "$ok" = 0 ] || [ "$st" -ne 0 ] || [ "$(mark "$d")" != "7 7" ]; then
+if [ "$ok" = 0 ] || [ "$st" -ne 0 ] || [ "$(mark "$d")" != "8 8" ]; then
   fail "old backup: setting up (exit $st, mark {$(mark "$d")})"; show "$d.err" "$d.log"
 else
   rm -rf "$d/data"
@@ -373,16 +374,16 @@ else
   else
     st=$("$RCCTL" -d "$d" --timeout 3000 status --json 2>&1) || true
     rc=0
-    "$RCCTL" -d "$d" --timeout 3000 alert send --severity minor --text "would reuse seq 5" \
+    "$RCCTL" -d "$d" --timeout 3000 alert send --severity minor --text "would reuse seq 6" \
       --status test >"$d.new" 2>"$d.new.err" || rc=$?
-    if grep -q '"blocked": true' <<<"$st" && grep -q '"own_seq": 4' <<<"$st" \
+    if grep -q '"blocked": true' <<<"$st" && grep -q '"own_seq": 5' <<<"$st" \
        && [ "$rc" -ne 0 ] && grep -q EBLOCKED "$d.new.err" \
-       && grep -q "authoring is blocked" "$d.log" && [ "$(mark "$d")" = "7 7" ]; then
+       && grep -q "authoring is blocked" "$d.log" && [ "$(mark "$d")" = "8 8" ]; then
       pass
-      echo "old backup: log restored to seq 4 under a mark of {7, 7}: starts blocked," \
+      echo "old backup: log restored to seq 5 under a mark of {8, 8}: starts blocked," \
            "refuses to sign ($(head -c 100 "$d.new.err"))"
     else
-      fail "old backup: the node restored to seq 4 under a mark of {7, 7} is not blocked" \
+      fail "old backup: the node restored to seq 5 under a mark of {8, 8} is not blocked" \
            "(alert send exit $rc, mark {$(mark "$d")})"
       echo "$st" | show; show "$d.new" "$d.new.err" "$d.log"
     fi
