@@ -16,24 +16,6 @@ NAME=Planted-Ouyangxiu
 ID=320583199101017770
 OPERATOR=zhang-wei
 
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local deadline=$(( $(now_ms) + secs * 1000 ))
-  while [ "$(now_ms)" -lt "$deadline" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    alive || return 1
-    sleep 0.2
-  done
-  echo "waited $secs s for $what" >&2
-  return 1
-}
-# keys_on I: member i's log holds a sealing key of every member (with rotation, maybe more).
-keys_on() { [ "$("$RCCTL" -d "$(D "$1")" --json sealkey list | json "len(set(k['region'] for k in d))")" = 3 ]; }
-state_at() {
-  "$RCCTL" -d "$(D "$1")" --json case list 2>/dev/null |
-    json "([a['state'] for n in d if n['hash']=='$2' for a in n['addressees'] if a['region']=='$3'] or ['(none)'])[0]" 2>/dev/null
-}
-is_state() { [ "$(state_at "$1" "$2" "$3")" = "$4" ]; }
 AUDIT2="$T/m2/audit.log"
 # audit_count I: the number of records `rcctl audit --json` lists on member i.
 audit_count() { "$RCCTL" -d "$(D "$1")" --json audit | json "len(d['records'])"; }

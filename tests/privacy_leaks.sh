@@ -258,19 +258,6 @@ debug_alliance() {
   for i in 1 2 3; do start "$i" || return 1; done
   wait_up 20 1 2 3
 }
-# wait_for SECS WHAT CMD…: until CMD succeeds (bounded).
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local deadline=$(( $(now_ms) + secs * 1000 ))
-  while [ "$(now_ms)" -lt "$deadline" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    alive || return 1
-    sleep 0.2
-  done
-  echo "waited $secs s for $what" >&2
-  return 1
-}
-keys_on() { [ "$("$RCCTL" -d "$(D "$1")" --json sealkey list | json "len(set(k['region'] for k in d))")" = 3 ]; }
 # holds_entry I KIND HASH: member i's `KIND list` shows the entry.
 holds_entry() { "$RCCTL" -d "$(D "$1")" --json "$2" list | json "[x['hash'] for x in d]" | grep -q "$3"; }
 receipt_at() {

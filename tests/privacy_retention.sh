@@ -23,29 +23,11 @@ OLD_NAME=Planted-Oldperson
 NEW_NAME=Planted-Newperson
 REASON="retention test"
 
-# wait_for SECS WHAT CMD…: until CMD succeeds (bounded), else says what it waited for.
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local deadline=$(( $(now_ms) + secs * 1000 ))
-  while [ "$(now_ms)" -lt "$deadline" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    alive || return 1
-    sleep 0.2
-  done
-  echo "waited $secs s for $what" >&2
-  return 1
-}
 # keys_held I N: member i's log holds N sealing keys (all members together).
 keys_held() { [ "$("$RCCTL" -d "$(D "$1")" --json sealkey list | json "len(d)")" = "$2" ]; }
 # late_at I: the regions member i's status lists late with their next sealing key.
 late_at() { status_of "$1" sealing | json "' '.join(d['late'])"; }
 is_late() { [ "$(late_at "$1")" = "$2" ]; }
-# state_at I HASH REGION: the addressee's state of notice HASH as member i lists it.
-state_at() {
-  "$RCCTL" -d "$(D "$1")" --json case list 2>/dev/null |
-    json "([a['state'] for n in d if n['hash']=='$2' for a in n['addressees'] if a['region']=='$3'] or ['(none)'])[0]" 2>/dev/null
-}
-is_state() { [ "$(state_at "$1" "$2" "$3")" = "$4" ]; }
 # opened I HASH: the name member i's case show opens from notice HASH (empty when it cannot).
 opened() {
   "$RCCTL" -d "$(D "$1")" --json case show "$2" --reason "$REASON" --operator tester 2>/dev/null |

@@ -15,28 +15,6 @@ NAME=Planted-Lisiguang
 ID=32058319900307451X
 PHONE=13900001111
 
-# wait_for SECS WHAT CMD…: until CMD succeeds (bounded), else says what it waited for.
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local deadline=$(( $(now_ms) + secs * 1000 ))
-  while [ "$(now_ms)" -lt "$deadline" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    alive || return 1
-    sleep 0.2
-  done
-  echo "waited $secs s for $what" >&2
-  return 1
-}
-# keys_on I: member i's log holds a sealing key of every member (each publishes the current
-# period's and, with rotation, the next one's).
-keys_on() { [ "$("$RCCTL" -d "$(D "$1")" --json sealkey list | json "len(set(k['region'] for k in d))")" = 3 ]; }
-# state_at I HASH REGION: the addressee REGION's state of notice HASH, as member i shows it.
-# (From list, not show: show asks the node to open the details, and each opening is logged.)
-state_at() {
-  "$RCCTL" -d "$(D "$1")" --json case list 2>/dev/null |
-    json "([a['state'] for n in d if n['hash']=='$2' for a in n['addressees'] if a['region']=='$3'] or ['(none)'])[0]" 2>/dev/null
-}
-is_state() { [ "$(state_at "$1" "$2" "$3")" = "$4" ]; }
 # owed_at I [FLAGS]: the hashes `case list --owed` shows on member i.
 owed_at() { "$RCCTL" -d "$(D "$1")" --json case list --owed "${@:2}" | json "' '.join(n['hash'] for n in d)"; }
 owes_none() { [ -z "$(owed_at "$1")" ]; }
