@@ -218,6 +218,8 @@ if command -v strace >/dev/null && strace -f -qq -o /dev/null true 2>/dev/null; 
 run() {
   local label=$1 dir=$2; shift 2
   if [ $HAVE_STRACE = 1 ]; then
+    # LeakSanitizer cannot run under ptrace: off for rcctl under strace (the ASan build).
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
     strace -f -qq -yy -s 65535 -xx -e trace=sendto,recvfrom,sendmsg,recvmsg,read,write \
       -o "$TRACE/$label.st" "$RCCTL" "$@" > "$dir/$label.out" 2> "$dir/$label.err"
   else
