@@ -541,6 +541,7 @@ usage (FILE *f)
         "  peers [--json]                       each peer: up/down, last heard, lag, refusals\n"
         "  heads                                per origin: region, seq, hash (JSON)\n"
         "  export [--origin CODE] [--from SEQ]  entries, one JSON object per line\n"
+        "  log tail [--lines N] [--follow]      the newest entries, one line each (no personal details)\n"
         "  verify-log DIR                       check every signature and chain offline\n"
         "  backup DEST                          consistent copy of the log (no keys)\n"
         "  retention run [--at TIME] [--json]   destroy sealing secrets past the roster's retention\n"
@@ -610,7 +611,7 @@ main (int argc, char **argv)
     } cmds[] = {
         { "init", rcctl_init }, { "card", rcctl_card }, { "roster", rcctl_roster },
         { "status", rcctl_status }, { "peers", rcctl_peers }, { "heads", rcctl_heads }, { "export", rcctl_export },
-        { "verify-log", rcctl_verify_log }, { "backup", rcctl_backup }, { "recover", rcctl_recover },
+        { "verify-log", rcctl_verify_log }, { "backup", rcctl_backup }, { "log", rcctl_log }, { "recover", rcctl_recover },
         { "audit", rcctl_audit }, { "retention", rcctl_retention },
     };
     if (strcmp (cmd, "help") == 0) {

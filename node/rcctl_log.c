@@ -282,6 +282,20 @@ rcctl_heads (rcctl_t *c, int argc, char **argv)
     return code;
 }
 
+bool
+rcctl_kind_name (uint32_t kind, char *buf, size_t len)
+{
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value (&rcn__kind__descriptor,
+                                                                         (int) kind);
+    if (!ev || strncmp (ev->name, "KIND_", 5) != 0 || len == 0)
+        return false;
+    size_t i = 0;
+    for (const char *p = ev->name + 5; *p && i + 1 < len; p++)
+        buf[i++] = (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    buf[i] = '\0';
+    return true;
+}
+
 typedef struct {
     const rcn_roster_t *roster;
     rcn_store_t *store;
@@ -308,15 +322,9 @@ export_one (rcn_entry_t *e, void *ctx)
     json_object_set_new (o, "region", json_string (region));
     json_object_set_new (o, "origin", json_string (rcn_hex (e->h.origin, 32, ohex)));
     json_object_set_new (o, "seq", json_integer ((json_int_t) e->h.seq));
-    /* The entry kind's own name (proto/rcn.proto: KIND_PASS_ISSUE -> "pass_issue"), which
-     * tests/verify_export.py and anyone reading DESIGN §4 know; a number when unknown. */
-    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value (&rcn__kind__descriptor,
-                                                                         (int) e->h.kind);
-    char kname[64] = "";
-    for (size_t i = 0; ev && ev->name[i] && i + 1 < sizeof kname; i++)
-        kname[i] = (char) (ev->name[i] >= 'A' && ev->name[i] <= 'Z' ? ev->name[i] + 32 : ev->name[i]);
-    json_object_set_new (o, "kind", ev && strncmp (kname, "kind_", 5) == 0
-                                    ? json_string (kname + 5) : json_integer (e->h.kind));
+    char kname[64];
+    json_object_set_new (o, "kind", rcctl_kind_name (e->h.kind, kname, sizeof kname)
+                                    ? json_string (kname) : json_integer (e->h.kind));
     json_object_set_new (o, "kind_id", json_integer (e->h.kind));
     json_object_set_new (o, "status", status ? json_string (status) : json_integer (e->h.status));
     json_object_set_new (o, "time_ms", json_integer ((json_int_t) e->h.time_ms));

@@ -127,6 +127,19 @@ expect_fail 1 "cannot create" "backup refuses an existing destination" -- "$RCCT
 check "backup has no keys" test ! -e "$T/bk-old/keys"
 "$RCCTL" -d "$T/sh" alert send --severity minor --text "after the backup" --wait local >/dev/null
 
+# log tail: the newest entries, one line each; --follow prints what is stored afterwards.
+check "log tail --lines 3 prints three entries, the newest last" \
+  bash -c "out=\$('$RCCTL' -d '$T/sh' log tail --lines 3) && [ \$(wc -l <<<\"\$out\") = 3 ] && tail -1 <<<\"\$out\" | grep -q 'after the backup'"
+check "log tail --json gives one object per entry, with kind and summary" \
+  bash -c "'$RCCTL' -d '$T/sh' log tail --lines 2 --json | python3 -c 'import json,sys; l=[json.loads(x) for x in sys.stdin]; assert len(l)==2 and l[-1][\"kind\"]==\"alert\" and \"summary\" in l[-1]'"
+"$RCCTL" -d "$T/sh" log tail --follow --lines 1 > "$T/follow.out" 2>&1 & tailer=$!
+sleep 0.7
+"$RCCTL" -d "$T/sh" alert send --severity minor --text "seen by the follower" --wait local >/dev/null
+for _ in $(seq 50); do grep -q "seen by the follower" "$T/follow.out" && break; sleep 0.1; done
+kill -TERM "$tailer" 2>/dev/null || true; wait "$tailer" 2>/dev/null || true
+check "log tail --follow prints an entry stored after it started" grep -q "seen by the follower" "$T/follow.out"
+expect_fail 2 "1..100000" "log tail refuses --lines 0" -- "$RCCTL" -d "$T/sh" log tail --lines 0
+
 check "SIGTERM stops rcnode cleanly (exit 0)" stop_node "$T/sh"
 check "…and removes its control socket" test ! -e "$T/sh/control.sock"
 check "…after logging it" grep -q "stopped" "$T/sh.log"
