@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rcn/region.h"
+
 const rcn_kind_t *
 rcn_kind_by_id (uint32_t kind)
 {
@@ -119,4 +121,50 @@ rcn_kind_canonical (const ProtobufCMessage *m, const uint8_t *body, size_t len)
     int rc = memcmp (buf, body, len) == 0 ? RCN_OK : RCN_EBODY;
     free (buf);
     return rc;
+}
+
+static int
+cmp_u32 (const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+int
+rcn_kind_regions (const json_t *rj, const char *what, const rcn_roster_t *roster,
+                  bool unique_sorted, uint32_t *out, size_t max, size_t *n, char *why,
+                  size_t whylen)
+{
+    *n = 0;
+    if (!rj)
+        return RCN_OK;
+    if (!json_is_array (rj) || json_array_size (rj) > max) {
+        rcn_errf (why, whylen, "%s: regions: must be a list of at most %zu codes", what, max);
+        return RCN_EINVAL;
+    }
+    size_t i;
+    const json_t *it;
+    json_array_foreach (rj, i, it) {
+        char rwhy[128];
+        if (!json_is_string (it)
+            || rcn_region_parse (json_string_value (it), &out[i], rwhy, sizeof rwhy) != RCN_OK) {
+            rcn_errf (why, whylen, "%s: regions[%zu]: %s", what, i,
+                      json_is_string (it) ? rwhy : "must be a string like \"310000\"");
+            return RCN_EINVAL;
+        }
+        if (roster && !rcn_roster_by_region (roster, out[i])) {
+            rcn_errf (why, whylen, "%s: regions[%zu]: %06u is not a member of the alliance", what,
+                      i, out[i]);
+            return RCN_EINVAL;
+        }
+        for (size_t j = 0; unique_sorted && j < i; j++)
+            if (out[j] == out[i]) {
+                rcn_errf (why, whylen, "%s: regions: %06u listed twice", what, out[i]);
+                return RCN_EINVAL;
+            }
+    }
+    *n = json_array_size (rj);
+    if (unique_sorted)
+        qsort (out, *n, sizeof *out, cmp_u32);
+    return RCN_OK;
 }

@@ -175,6 +175,13 @@ rcn_be_get (const uint8_t *p, int n)
  * batch, not judge the entry) when unsure. */
 int rcn_kind_canonical (const ProtobufCMessage *m, const uint8_t *body, size_t len) RCN_MUST;
 
+/* A request's list of region codes (JSON strings "310000") into out[0..*n), at most max: each
+ * a GB/T 2260 code; with `roster`, each a member of it; with `unique_sorted`, no code twice,
+ * sorted (a canonical body). rj NULL: *n = 0. RCN_EINVAL with `why` ("<what>: regions[2]: …"). */
+int rcn_kind_regions (const json_t *rj, const char *what, const rcn_roster_t *roster,
+                      bool unique_sorted, uint32_t *out, size_t max, size_t *n,
+                      char *why, size_t whylen) RCN_MUST;
+
 /* Sets "<prefix>region" and "<prefix>region_name" of o for the member with signing key origin
  * (nothing when r is NULL or does not list it). */
 void rcn_kind_region_json (json_t *o, const char *prefix, const rcn_roster_t *r,

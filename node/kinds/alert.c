@@ -314,23 +314,10 @@ alert_author (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *req,
     a.text = text ? (char *) json_string_value (text) : cur ? cur->text : (char *) "";
     const json_t *rj = json_object_get (b, "regions");
     if (rj) {
-        if (!json_is_array (rj) || json_array_size (rj) > REGIONS_MAX) {
-            rcn_errf (why, whylen, "alert: regions: must be a list of at most %d codes", REGIONS_MAX);
+        if (rcn_kind_regions (rj, "alert", NULL, false, regions, REGIONS_MAX, &a.n_regions, why,
+                              whylen) != RCN_OK)
             goto fail;
-        }
-        size_t i;
-        const json_t *it;
-        json_array_foreach (rj, i, it) {
-            char rwhy[128];
-            if (!json_is_string (it)
-                || rcn_region_parse (json_string_value (it), &regions[i], rwhy, sizeof rwhy) != RCN_OK) {
-                rcn_errf (why, whylen, "alert: regions[%zu]: %s", i,
-                          json_is_string (it) ? rwhy : "must be a string like \"310000\"");
-                goto fail;
-            }
-        }
         a.regions = regions;
-        a.n_regions = json_array_size (rj);
     }
     else if (cur) {
         a.n_regions = cur->n_regions;

@@ -445,52 +445,6 @@ id_hash (const char *id, const uint8_t *salt, uint32_t ops, uint32_t mem_kib,
     return RCN_OK;
 }
 
-static int
-cmp_u32 (const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-    return x < y ? -1 : x > y;
-}
-
-/* regions (a JSON list of "310000" strings) into r, sorted; each a roster member when the
- * roster is known. */
-static int
-regions_parse (const json_t *rj, const rcn_roster_t *roster, uint32_t *r, size_t *n,
-               char *why, size_t whylen)
-{
-    *n = 0;
-    if (!rj)
-        return RCN_OK;
-    if (!json_is_array (rj) || json_array_size (rj) > REGIONS_MAX) {
-        rcn_errf (why, whylen, "pass: regions: must be a list of at most %d codes", REGIONS_MAX);
-        return RCN_EINVAL;
-    }
-    size_t i;
-    const json_t *it;
-    json_array_foreach (rj, i, it) {
-        char rwhy[128];
-        if (!json_is_string (it)
-            || rcn_region_parse (json_string_value (it), &r[i], rwhy, sizeof rwhy) != RCN_OK) {
-            rcn_errf (why, whylen, "pass: regions[%zu]: %s", i,
-                      json_is_string (it) ? rwhy : "must be a string like \"310000\"");
-            return RCN_EINVAL;
-        }
-        if (roster && !rcn_roster_by_region (roster, r[i])) {
-            rcn_errf (why, whylen, "pass: regions[%zu]: %06u is not a member of the alliance", i,
-                      r[i]);
-            return RCN_EINVAL;
-        }
-        for (size_t j = 0; j < i; j++)
-            if (r[j] == r[i]) {
-                rcn_errf (why, whylen, "pass: regions: %06u listed twice", r[i]);
-                return RCN_EINVAL;
-            }
-    }
-    *n = json_array_size (rj);
-    qsort (r, *n, sizeof *r, cmp_u32);
-    return RCN_OK;
-}
-
 static const char *
 str_field (const json_t *o, const char *key, bool *bad)
 {
@@ -641,8 +595,8 @@ author_issue (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *b, u
     if (frc == RCN_EINVAL || time_field (b, "valid_until_ms", true, &until, why, whylen) != RCN_OK)
         return RCN_EINVAL;
     size_t n_regions;
-    if (regions_parse (json_object_get (b, "regions"), env->roster, regions, &n_regions, why,
-                       whylen) != RCN_OK)
+    if (rcn_kind_regions (json_object_get (b, "regions"), "pass", env->roster, true, regions,
+                          REGIONS_MAX, &n_regions, why, whylen) != RCN_OK)
         return RCN_EINVAL;
     if (!(masked = mask_name (name)))
         return RCN_ENOMEM;
