@@ -9,7 +9,7 @@ B=${1:?build dir}
 VERIFY="python3 $(cd "$(dirname "$0")" && pwd)/verify_export.py"
 
 new_member "$T/sh" 310000 Shanghai "$(free_port)"
-"$RCCTL" roster build "$T/sh.card" > "$T/roster.json"
+"$RCCTL" roster build "$T/sh.card" --rounds "" > "$T/roster.json"
 cp "$T/roster.json" "$T/sh/roster.json"
 start_node "$T/sh"
 for i in $(seq 12); do

@@ -251,7 +251,7 @@ debug_alliance() {
   local i cards=()
   N_MEMBERS=3
   for i in 1 2 3; do member "$i" || return 1; cards+=("$(D "$i").card"); done
-  "$RCCTL" roster build "${cards[@]}" > "$T/roster.json" || return 1
+  "$RCCTL" roster build "${cards[@]}" --rounds "" > "$T/roster.json" || return 1
   for i in 1 2 3; do
     cp "$T/roster.json" "$(D "$i")/roster.json"
     sed -i 's/^log_level = .*/log_level = debug/' "$(D "$i")/node.conf"

@@ -58,6 +58,7 @@ key_file_gone() {
 N_MEMBERS=3
 for i in 1 2 3; do member "$i"; done
 "$RCCTL" roster build "$T"/m1.card "$T"/m2.card "$T"/m3.card --seal-period-days 1 --retention-days 1 \
+  --rounds "" \
   > "$T/roster.json"
 for i in 1 2 3; do cp "$T/roster.json" "$(D "$i")/roster.json"; done
 for i in 1 2 3; do check "member $i starts (period 1 day, retention 1 day)" start "$i"; done

@@ -49,7 +49,8 @@ N_MEMBERS=3
 setup() {
   local i
   for i in 1 2 3; do member "$i" || return 1; done
-  "$RCCTL" roster build "$(D 1).card" "$(D 2).card" "$(D 3).card" > "$T/roster.json" || return 1
+  "$RCCTL" roster build "$(D 1).card" "$(D 2).card" "$(D 3).card" --rounds "" > "$T/roster.json" \
+    || return 1
   for i in 1 2 3; do cp "$T/roster.json" "$(D "$i")/roster.json"; done
 }
 check "3 members set up" setup

@@ -152,7 +152,7 @@ alliance() {
   local n=$1 i cards=()
   N_MEMBERS=$n
   for i in $(seq "$n"); do member "$i" || return 1; cards+=("$(D "$i").card"); done
-  "$RCCTL" roster build "${cards[@]}" > "$T/roster.json" || return 1
+  "$RCCTL" roster build "${cards[@]}" --rounds "" > "$T/roster.json" || return 1
   for i in $(seq "$n"); do cp "$T/roster.json" "$(D "$i")/roster.json"; done
   for i in $(seq "$n"); do start "$i" || return 1; done
   [ "$n" -gt 1 ] || return 0

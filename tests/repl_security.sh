@@ -48,7 +48,7 @@ holds_only() {
 
 N_MEMBERS=5
 for i in 1 2 3 4 5; do member "$i"; done
-"$RCCTL" roster build "$(D 1).card" "$(D 2).card" "$(D 3).card" "$(D 4).card" > "$T/roster.json"
+"$RCCTL" roster build "$(D 1).card" "$(D 2).card" "$(D 3).card" "$(D 4).card" --rounds "" > "$T/roster.json"
 for i in 1 2 3; do cp "$T/roster.json" "$(D "$i")/roster.json"; done
 # Member 4's copy: one byte changed (member 1's name "Shanghai" → "Shanghaj"); still valid JSON
 # that lists member 4 with its own keys.
@@ -61,7 +61,8 @@ open(sys.argv[2], "wb").write(bytes(b))
 PY
 check "member 4's roster differs from the real one by exactly one byte" \
   test "$(cmp -l "$T/roster.json" "$(D 4)/roster.json" | wc -l)" = 1
-"$RCCTL" roster build "$(D 1).card" "$(D 2).card" "$(D 3).card" "$(D 4).card" "$(D 5).card" > "$(D 5)/roster.json"
+"$RCCTL" roster build "$(D 1).card" "$(D 2).card" "$(D 3).card" "$(D 4).card" "$(D 5).card" --rounds "" \
+  > "$(D 5)/roster.json"
 
 for i in 1 2 3 4 5; do check "member $i starts" start "$i"; done
 check "members 1–3 see each other up" wait_up 20 1 2 3

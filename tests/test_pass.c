@@ -100,6 +100,7 @@ setup (void)
     json_t *cards[2] = { card (&A, 310000, "Shanghai", 7101), card (&B, 320000, "Jiangsu", 7111) };
     rcn_policy_t p;
     rcn_policy_default (&p);
+    p.n_rounds = 0;                 /* no scheduled rounds: entry counts stay put */
     char *text = NULL, why[512];
     REQUIRE (rcn_roster_build ((const json_t *const *) cards, 2, &p, &text, why, sizeof why) == RCN_OK);
     REQUIRE (rcn_roster_parse ((const uint8_t *) text, strlen (text), &s_roster, why, sizeof why) == RCN_OK);

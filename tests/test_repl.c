@@ -62,6 +62,7 @@ setup (void)
     }
     rcn_policy_t p;
     rcn_policy_default (&p);
+    p.n_rounds = 0;                 /* no scheduled rounds: entry counts stay put */
     char *text = NULL, why[256];
     REQUIRE (rcn_roster_build ((const json_t *const *) cards, N, &p, &text, why, sizeof why) == RCN_OK);
     REQUIRE (rcn_roster_parse ((const uint8_t *) text, strlen (text), &s_roster, why, sizeof why) == RCN_OK);

@@ -306,7 +306,7 @@ trial() {
 start=$SECONDS
 "$RCCTL" init --dir "$tmp/tpl" --region 310000 --name Shanghai \
   --pub "tcp://127.0.0.1:$port" --sync "tcp://127.0.0.1:$((port + 1))" >"$tmp/tpl.card" 2>/dev/null
-"$RCCTL" roster build "$tmp/tpl.card" >"$tmp/tpl/roster.json"
+"$RCCTL" roster build "$tmp/tpl.card" --rounds "" >"$tmp/tpl/roster.json"
 
 # 1. A full run under the shim, no crash: counts the calls and must check clean itself.
 calls=
