@@ -8,6 +8,8 @@
 
 #include "rcn/region.h"
 
+#include "rcn.pb-c.h"
+
 const rcn_kind_t *
 rcn_kind_by_id (uint32_t kind)
 {
@@ -24,6 +26,20 @@ rcn_kind_by_name (const char *name)
         if (strcmp (rcn_kinds[i]->name, name) == 0)
             return rcn_kinds[i];
     return NULL;
+}
+
+bool
+rcn_kind_entry_name (uint32_t kind, char *buf, size_t len)
+{
+    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value (&rcn__kind__descriptor,
+                                                                         (int) kind);
+    if (!ev || strncmp (ev->name, "KIND_", 5) != 0 || len == 0)
+        return false;
+    size_t i = 0;
+    for (const char *p = ev->name + 5; *p && i + 1 < len; p++)
+        buf[i++] = (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    buf[i] = '\0';
+    return true;
 }
 
 void

@@ -35,8 +35,10 @@
 #include "rcn/log.h"
 #include "rcn/recovery.h"
 #include "rcn/roster.h"
+#include "rcn/schedule.h"
 #include "rcn/seal.h"
 #include "rcn/sealkey.h"
+#include "rcn/status_views.h"
 #include "rcn/store.h"
 #include "rcn/sync.h"
 
@@ -94,6 +96,7 @@ struct rcn_node {
     bool claims_settled;             /* no peer claims own seqs beyond our log (checked once) */
     uint64_t auto_entries;           /* log size when the kinds were last asked (auto_author) */
     uint64_t auto_next;              /* mono ms: ask them again by then anyway */
+    uint64_t round_due;              /* wall ms: the roster's next slot (ask them then) */
     uint64_t seal_next;              /* mono ms: next look for missing sealing keys (seal_upkeep) */
     uint64_t retention_next;         /* mono ms: next retention run (daily; 0: at start) */
     waiter_t waiters[RCN_NODE_WAITERS_MAX];
@@ -218,6 +221,19 @@ check_hwm (rcn_node_t *n, char *why, size_t whylen)
     return rc;
 }
 
+/* The roster's rounds need its time zone from the system's tz database. Checking it also
+ * makes it the process's zone before any thread starts (schedule.h), rounds or not. */
+static int
+check_zone (rcn_node_t *n, char *why, size_t whylen)
+{
+    const rcn_policy_t *p = rcn_roster_policy (n->roster);
+    char w[256];
+    if (rcn_tz_check (p->timezone, w, sizeof w) == RCN_OK || p->n_rounds == 0)
+        return RCN_OK;
+    rcn_errf (why, whylen, "the roster's rounds cannot be scheduled: %s (install tzdata)", w);
+    return RCN_EROSTER;
+}
+
 int
 rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
 {
@@ -241,7 +257,8 @@ rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
         || (rc = rcn_keys_load (n->conf.keys_path, &n->keys, why, whylen)) != RCN_OK
         || (rc = rcn_seal_load (n->conf.keys_path, true, rcn_now_ms (), &n->seal, why,
                                 whylen)) != RCN_OK
-        || (rc = find_self (n, why, whylen)) != RCN_OK)
+        || (rc = find_self (n, why, whylen)) != RCN_OK
+        || (rc = check_zone (n, why, whylen)) != RCN_OK)
         goto fail;
     rcn_store_opts_t opts = {
         .map_size = (size_t) n->conf.map_size_mb << 20,
@@ -289,32 +306,97 @@ static int recover_check (rcn_node_t *n, uint64_t head, bool force, char *why, s
 
 typedef struct {
     rcn_node_t *n;
-    json_t *arr;
-} forked_ctx_t;
+    json_t *forked;                  /* [{"region", "origin", "fork_seq"}] */
+    json_t *by_member[RCN_MAX_MEMBERS];  /* heads of the roster's members, by roster index */
+} heads_ctx_t;
 
-/* Each origin this member holds fork evidence of (invariant 7): region and the fork's seq. */
+/* One origin's head for status, and its fork evidence if any (invariant 7): region and the
+ * fork's seq. Origins outside the roster are counted in "origins" only. */
 static int
-forked_one (const uint8_t origin[RCN_KEY_SIZE], uint64_t seq, const uint8_t hash[RCN_HASH_SIZE],
-            void *ctx)
+head_one (const uint8_t origin[RCN_KEY_SIZE], uint64_t seq, const uint8_t hash[RCN_HASH_SIZE],
+          void *ctx)
 {
-    (void) seq;
-    (void) hash;
-    forked_ctx_t *f = ctx;
+    heads_ctx_t *h = ctx;
     uint64_t fork_seq = 0;
-    int rc = rcn_store_forked (f->n->store, origin, &fork_seq);
-    if (rc != RCN_OK || fork_seq == 0)
+    int rc = rcn_store_forked (h->n->store, origin, &fork_seq);
+    if (rc != RCN_OK)
         return rc;
-    const rcn_member_t *m = rcn_roster_by_origin (f->n->roster, origin);
+    const rcn_member_t *m = rcn_roster_by_origin (h->n->roster, origin);
     char region[16] = "", hex[65];
     if (m)
         snprintf (region, sizeof region, "%06u", m->region);
-    json_array_append_new (f->arr, json_pack ("{s:s, s:s, s:I}", "region", region,
-                                              "origin", rcn_hex (origin, 32, hex),
-                                              "fork_seq", (json_int_t) fork_seq));
+    if (fork_seq)
+        json_array_append_new (h->forked, json_pack ("{s:s, s:s, s:I}", "region", region,
+                                                     "origin", rcn_hex (origin, 32, hex),
+                                                     "fork_seq", (json_int_t) fork_seq));
+    for (size_t i = 0; m && i < rcn_roster_count (h->n->roster); i++)
+        if (rcn_roster_member (h->n->roster, i) == m) {
+            json_t *o = json_pack ("{s:s, s:s, s:I, s:s}", "region", region, "name", m->name,
+                                   "seq", (json_int_t) seq, "hash", rcn_hex (hash, 32, hex));
+            if (o && fork_seq)
+                json_object_set_new (o, "forked_at", json_integer ((json_int_t) fork_seq));
+            h->by_member[i] = o;
+        }
     return RCN_OK;
 }
 
+/* status's "heads": every roster member by region, with what this log holds of it (seq 0 and
+ * hash null when nothing), where it forked and the spans it declared lost. Takes the heads
+ * collected and lost ({"region": [[first, last], …]}, borrowed). */
+static json_t *
+heads_json (rcn_node_t *n, heads_ctx_t *h, const json_t *lost)
+{
+    json_t *arr = json_array ();
+    for (size_t i = 0; i < rcn_roster_count (n->roster); i++) {
+        const rcn_member_t *m = rcn_roster_member (n->roster, i);
+        char region[16];
+        snprintf (region, sizeof region, "%06u", m->region);
+        json_t *o = h->by_member[i];
+        h->by_member[i] = NULL;
+        if (!o)
+            o = json_pack ("{s:s, s:s, s:i, s:n}", "region", region, "name", m->name, "seq", 0,
+                           "hash");
+        if (json_object_get (lost, region))
+            json_object_set (o, "lost", json_object_get (lost, region));
+        json_array_append_new (arr, o);
+    }
+    return arr;
+}
+
+/* status's "peer_list": per peer its state, ms since last heard, and how many entries we hold
+ * that it does not ("lag", summed over origins from its last heartbeat) and it holds that we
+ * do not yet ("behind", from sync's "ahead"). Both are null for a peer never heard (nothing
+ * known of it). */
+static json_t *
+peer_list_json (const json_t *peers)
+{
+    json_t *arr = json_array ();
+    size_t i;
+    const json_t *p;
+    json_array_foreach (peers, i, p) {
+        const char *state = json_string_value (json_object_get (p, "state"));
+        bool heard = strcmp (state, "never_heard") != 0;
+        json_t *o = json_pack ("{s:O, s:O, s:s}", "region", json_object_get (p, "region"),
+                               "name", json_object_get (p, "name"), "state", state);
+        const json_t *ms = json_object_get (p, "last_heard_ms");
+        json_object_set_new (o, "last_heard_ms", ms ? json_integer (json_integer_value (ms))
+                                                    : json_null ());
+        const char *sums[] = { "lag", "ahead" }, *keys[] = { "lag", "behind" };
+        for (int k = 0; k < 2; k++) {
+            const json_t *per = json_object_get (p, sums[k]), *v;
+            const char *origin;
+            json_int_t sum = 0;
+            json_object_foreach ((json_t *) per, origin, v)
+                sum += json_integer_value (v);
+            json_object_set_new (o, keys[k], heard && per ? json_integer (sum) : json_null ());
+        }
+        json_array_append_new (arr, o);
+    }
+    return arr;
+}
+
 static json_t *sealing_json (rcn_node_t *n);
+static rcn_kind_env_t node_env (const rcn_node_t *n);
 
 static json_t *
 status_json (rcn_node_t *n)
@@ -348,13 +430,24 @@ status_json (rcn_node_t *n)
     json_object_set_new (o, "origins", json_integer ((json_int_t) st.origins));
     json_object_set_new (o, "invalid", json_integer ((json_int_t) st.invalid));
     json_object_set_new (o, "forks", json_integer ((json_int_t) st.forks));
-    forked_ctx_t fc = { n, json_array () };
-    if (rcn_store_heads (n->store, forked_one, &fc) != RCN_OK) {
-        json_decref (fc.arr);
+    heads_ctx_t hc = { .n = n, .forked = json_array () };
+    if (rcn_store_heads (n->store, head_one, &hc) != RCN_OK) {
+        for (size_t m = 0; m < RCN_MAX_MEMBERS; m++)
+            json_decref (hc.by_member[m]);
+        json_decref (hc.forked);
         json_decref (o);
         return rcn_control_error (RCN_EDB, "status: the store could not be read");
     }
-    json_object_set_new (o, "forked", fc.arr);
+    json_object_set_new (o, "forked", hc.forked);
+    /* What the kinds' views say, against now: one read transaction per kind (status_views.h). */
+    uint64_t now = rcn_now_ms ();
+    rcn_kind_env_t env = node_env (n);
+    char vwhy[512] = "";
+    json_t *lost = rcn_status_lost (n->store, &env, vwhy, sizeof vwhy);
+    if (!lost)
+        rcn_warn ("status: %s", vwhy);
+    json_object_set_new (o, "heads", heads_json (n, &hc, lost));
+    json_decref (lost);
     json_object_set_new (o, "map_size", json_integer ((json_int_t) st.map_size));
     json_object_set_new (o, "libzmq", json_string (zv));
     json_t *missing = json_array (), *nowhere = json_array ();
@@ -380,7 +473,15 @@ status_json (rcn_node_t *n)
         up += strcmp (json_string_value (json_object_get (pj, "state")), "up") == 0;
     json_object_set_new (o, "peers", json_integer ((json_int_t) json_array_size (peers)));
     json_object_set_new (o, "peers_up", json_integer ((json_int_t) up));
+    json_object_set_new (o, "peer_list", peer_list_json (peers));
     json_decref (peers);
+    json_object_set_new (o, "now_ms", json_integer ((json_int_t) now));
+    json_t *owed = rcn_status_owed (n->store, &env, now, vwhy, sizeof vwhy);
+    json_object_set_new (o, "owed", owed ? owed : json_pack ("{s:s}", "error", vwhy));
+    json_t *alerts = rcn_status_alerts (n->store, &env, now, vwhy, sizeof vwhy);
+    json_object_set_new (o, "alerts", alerts ? alerts : json_pack ("{s:s}", "error", vwhy));
+    json_t *round = rcn_status_round (n->store, &env, now, vwhy, sizeof vwhy);
+    json_object_set_new (o, "round", round ? round : json_pack ("{s:s}", "error", vwhy));
     json_object_set_new (o, "sync", rcn_sync_stats_json (n->sync));
     json_object_set_new (o, "sealing", sealing_json (n));
     return o;
@@ -1110,10 +1211,13 @@ auto_author (rcn_node_t *n)
     uint64_t now = rcn_mono_ms ();
     rcn_store_stats_t st;
     if (rcn_store_stats (n->store, &st) != RCN_OK
-        || (st.entries == n->auto_entries && now < n->auto_next))
+        || (st.entries == n->auto_entries && now < n->auto_next && rcn_now_ms () < n->round_due))
         return;
     n->auto_entries = st.entries;
     n->auto_next = now + 5000;
+    rcn_slot_t next;
+    n->round_due = rcn_slot_next (rcn_roster_policy (n->roster), rcn_now_ms (), &next) == RCN_OK
+                 ? next.slot_ms : UINT64_MAX;
     json_t *reqs = json_array ();
     for (size_t i = 0; rcn_kinds[i]; i++) {
         if (!rcn_kinds[i]->auto_author)

@@ -39,10 +39,6 @@ void rcctl_region_of (const rcn_roster_t *r, const uint8_t origin[32], char *buf
 /* Calls the node; on failure prints why and returns the exit code, else *resp (owned). */
 int rcctl_call (const rcctl_t *c, const rcn_conf_t *conf, const json_t *req, json_t **resp);
 
-/* The entry kind's own name, as proto/rcn.proto has it (KIND_PASS_ISSUE -> "pass_issue"), which
- * tests/verify_export.py and anyone reading DESIGN §4 know; false when the kind is unknown. */
-bool rcctl_kind_name (uint32_t kind, char *buf, size_t len);
-
 /* The commands. argv[0] is the command word. */
 int rcctl_init (rcctl_t *c, int argc, char **argv);
 int rcctl_card (rcctl_t *c, int argc, char **argv);

@@ -42,6 +42,368 @@ ask_node (rcctl_t *c, int argc, char **argv, json_t **resp)
     return code;
 }
 
+/* ---- status: the node and the alliance at a glance (issue #6) -------------------------------
+ * The table fits 100 columns: a label column of 12, then at most 88. Whatever comes from the
+ * log (names, alert text, order ids) goes through cell(), which cuts it by display width. */
+
+#define W_LINE 100
+#define W_LABEL 12
+
+static const char *
+jstr (const json_t *o, const char *key)
+{
+    const char *s = json_string_value (json_object_get (o, key));
+    return s ? s : "";
+}
+
+static long long
+jint (const json_t *o, const char *key)
+{
+    return (long long) json_integer_value (json_object_get (o, key));
+}
+
+/* "35s", "12m05s", "1h12m", "3d04h": a duration for people (negative: 0s). */
+static const char *
+dur (long long ms, char *buf, size_t len)
+{
+    long long s = ms > 0 ? ms / 1000 : 0;
+    if (s < 60)
+        snprintf (buf, len, "%llds", s);
+    else if (s < 3600)
+        snprintf (buf, len, s % 60 ? "%lldm%02llds" : "%lldm", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf (buf, len, s / 60 % 60 ? "%lldh%02lldm" : "%lldh", s / 3600, s / 60 % 60);
+    else
+        snprintf (buf, len, s / 3600 % 24 ? "%lldd%02lldh" : "%lldd", s / 86400, s / 3600 % 24);
+    return buf;
+}
+
+/* Columns a code point takes on a terminal: two for the East Asian wide ranges, else one. */
+static int
+cp_width (unsigned cp)
+{
+    return (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf)
+        || (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff)
+        || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60)
+        || (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff)
+        || (cp >= 0x20000 && cp <= 0x3fffd) ? 2 : 1;
+}
+
+/* The code point at p (UTF-8, not at its end) into *cp; returns its length in bytes, never
+ * past a NUL even in a sequence cut short. */
+static int
+utf8_next (const unsigned char *p, unsigned *cp)
+{
+    int n = p[0] < 0x80 ? 1 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4, k;
+    *cp = n == 1 ? p[0] : p[0] & (0x7fu >> n);
+    for (k = 1; k < n && p[k]; k++)
+        *cp = *cp << 6 | (p[k] & 0x3fu);
+    return k;
+}
+
+/* s (UTF-8, as jansson holds every string) into out, at most `width` columns: cut with "…"
+ * when longer, padded with spaces when pad; control characters (a newline in an alert's text)
+ * become spaces. out must hold 4 * width + 4 bytes. */
+static const char *
+cell (char *out, const char *s, int width, bool pad)
+{
+    size_t o = 0;
+    int used = 0, total = 0;
+    const unsigned char *p = (const unsigned char *) s;
+    unsigned cp;
+    for (size_t i = 0; p[i];) {
+        i += utf8_next (p + i, &cp);
+        total += cp_width (cp);
+    }
+    for (size_t i = 0; p[i];) {
+        int n = utf8_next (p + i, &cp);
+        int w = cp_width (cp);
+        if (used + w > (total > width ? width - 1 : width))
+            break;
+        if (cp < 0x20 || cp == 0x7f)
+            out[o++] = ' ';
+        else
+            for (int k = 0; k < n; k++)
+                out[o++] = (char) p[i + k];
+        used += w;
+        i += n;
+    }
+    if (total > width) {
+        memcpy (out + o, "\xe2\x80\xa6", 3);
+        o += 3;
+        used++;
+    }
+    while (pad && used++ < width)
+        out[o++] = ' ';
+    out[o] = '\0';
+    return out;
+}
+
+static void
+print_heads (const json_t *heads)
+{
+    char name[4 * 16 + 4], note[256];
+    size_t i, j;
+    const json_t *h, *span;
+    printf ("%-*s%-6s  %-16s  %8s  %s\n", W_LABEL, "heads", "REGION", "NAME", "SEQ", "HEAD");
+    json_array_foreach (heads, i, h) {
+        size_t off = 0;
+        note[0] = '\0';
+        if (json_object_get (h, "forked_at"))
+            off += (size_t) snprintf (note, sizeof note, "FORKED at %lld", jint (h, "forked_at"));
+        json_array_foreach (json_object_get (h, "lost"), j, span) {
+            long long first = (long long) json_integer_value (json_array_get (span, 0)),
+                      last = (long long) json_integer_value (json_array_get (span, 1));
+            if (off < sizeof note)
+                off += (size_t) snprintf (note + off, sizeof note - off, "%s%lld..%lld",
+                                          j ? ", " : off ? "; lost " : "lost ", first, last);
+        }
+        const char *hash = json_is_string (json_object_get (h, "hash")) ? jstr (h, "hash") : "-";
+        printf ("%-*s%-6s  %s  %8lld  ", W_LABEL, "", jstr (h, "region"),
+                cell (name, jstr (h, "name"), 16, true), jint (h, "seq"));
+        if (note[0])
+            printf ("%-16.16s  %s\n", hash, note);
+        else
+            printf ("%.16s\n", hash);
+    }
+}
+
+/* One count of entries for the peers table: "-" when not known. */
+static const char *
+count_or_dash (const json_t *v, char *buf, size_t len)
+{
+    if (!json_is_integer (v))
+        return "-";
+    snprintf (buf, len, "%lld", (long long) json_integer_value (v));
+    return buf;
+}
+
+static void
+print_peers (const json_t *resp)
+{
+    const json_t *list = json_object_get (resp, "peer_list");
+    printf ("%-*s%lld of %lld up\n", W_LABEL, "peers", jint (resp, "peers_up"),
+            jint (resp, "peers"));
+    if (!json_array_size (list))
+        return;
+    printf ("%-*s%-6s  %-16s  %-15s  %-11s  %7s  %7s\n", W_LABEL, "", "REGION", "NAME", "STATE",
+            "HEARD", "LAG", "BEHIND");
+    char name[4 * 16 + 4], heard[32], d[32], lag[32], behind[32];
+    size_t i;
+    const json_t *p;
+    json_array_foreach (list, i, p) {
+        const json_t *ms = json_object_get (p, "last_heard_ms");
+        if (!json_is_integer (ms))
+            snprintf (heard, sizeof heard, "never");
+        else if (json_integer_value (ms) < 60000)
+            snprintf (heard, sizeof heard, "%.1fs ago", (double) json_integer_value (ms) / 1000.0);
+        else
+            snprintf (heard, sizeof heard, "%s ago", dur (json_integer_value (ms), d, sizeof d));
+        printf ("%-*s%-6s  %s  %-15s  %-11s  %7s  %7s\n", W_LABEL, "", jstr (p, "region"),
+                cell (name, jstr (p, "name"), 16, true), jstr (p, "state"), heard,
+                count_or_dash (json_object_get (p, "lag"), lag, sizeof lag),
+                count_or_dash (json_object_get (p, "behind"), behind, sizeof behind));
+    }
+}
+
+/* "we owe" (to_me) or "owed to us" (by_me): the count, then the oldest on its own line. */
+static void
+print_owed_line (const char *label, const json_t *t, long long sla_s, bool by_me)
+{
+    long long owed = jint (t, "owed");
+    if (owed == 0) {
+        printf ("%-*snothing\n", W_LABEL, label);
+        return;
+    }
+    char sla[32], age[32];
+    dur (sla_s * 1000, sla, sizeof sla);
+    if (by_me)
+        printf ("%-*s%lld answer%s to %lld notice%s: %lld past the %s SLA", W_LABEL, label, owed,
+                owed == 1 ? "" : "s", jint (t, "notices"), jint (t, "notices") == 1 ? "" : "s",
+                jint (t, "overdue"), sla);
+    else
+        printf ("%-*s%lld notice%s an answer: %lld past the %s SLA", W_LABEL, label, owed,
+                owed == 1 ? "" : "s", jint (t, "overdue"), sla);
+    if (jint (t, "undelivered"))
+        printf (", %lld undelivered", jint (t, "undelivered"));
+    if (jint (t, "drill"))
+        printf (", %lld drill", jint (t, "drill"));
+    printf ("\n");
+    const json_t *old = json_object_get (t, "oldest");
+    if (json_is_object (old))
+        printf ("%-*soldest %s, %s %s (notice %.16s, %s%s)\n", W_LABEL, "",
+                dur (jint (old, "age_ms"), age, sizeof age), by_me ? "by" : "from",
+                jstr (old, by_me ? "to" : "region"), jstr (old, "hash"), jstr (old, "state"),
+                strcmp (jstr (old, "status"), "actual") ? ", drill" : "");
+}
+
+#define SHOWN_MAX 5
+
+static void
+print_owed (const json_t *owed)
+{
+    if (!json_is_object (owed) || json_object_get (owed, "error")) {
+        printf ("%-*s(not known: %s)\n", W_LABEL, "owed", jstr (owed, "error"));
+        return;
+    }
+    long long sla = jint (owed, "response_sla_s");
+    print_owed_line ("we owe", json_object_get (owed, "to_me"), sla, false);
+    print_owed_line ("owed to us", json_object_get (owed, "by_me"), sla, true);
+    const json_t *tr = json_object_get (owed, "transfers_overdue"), *t;
+    size_t n = json_array_size (tr), i;
+    if (n == 0) {
+        printf ("%-*snone overdue\n", W_LABEL, "transfers");
+        return;
+    }
+    printf ("%-*s%zu overdue%s\n", W_LABEL, "transfers", n,
+            n > SHOWN_MAX ? " (the first 5; all: rcctl transfer list --open --overdue)" : "");
+    char id[4 * 20 + 4], what[4 * W_LINE + 4], line[512], late[32];
+    json_array_foreach (tr, i, t) {
+        if (i == SHOWN_MAX)
+            break;
+        snprintf (line, sizeof line, "%s to act, %s late: %s%s", jstr (t, "act"),
+                  dur (jint (t, "late_ms"), late, sizeof late), jstr (t, "why"),
+                  strcmp (jstr (t, "status"), "actual") ? " (drill)" : "");
+        printf ("%-*s%s  %s->%s  %s\n", W_LABEL, "", cell (id, jstr (t, "order_id"), 20, true),
+                jstr (t, "from"), jstr (t, "to"),
+                cell (what, line, W_LINE - W_LABEL - 20 - 2 - 14 - 2, false));
+    }
+}
+
+/* "last round  2026-11-22 15:00: 3 on time, 1 late (330000), 0 missing; ours on time, 3/3 acks" */
+static void
+print_round (const json_t *r)
+{
+    if (json_is_null (r) || !r)
+        return;
+    if (json_object_get (r, "error")) {
+        printf ("%-*s(not known: %s)\n", W_LABEL, "last round", jstr (r, "error"));
+        return;
+    }
+    const json_t *t = json_object_get (r, "tally"), *own = json_object_get (r, "own");
+    char late[128] = "", missing[128] = "";
+    size_t i, off;
+    const json_t *x;
+    off = 0;
+    json_array_foreach (json_object_get (r, "late"), i, x)
+        if (off < sizeof late)
+            off += (size_t) snprintf (late + off, sizeof late - off, "%s%s", i ? " " : " (",
+                                      json_string_value (x));
+    if (off && off < sizeof late - 1)
+        strcat (late, ")");
+    off = 0;
+    json_array_foreach (json_object_get (r, "missing"), i, x)
+        if (off < sizeof missing)
+            off += (size_t) snprintf (missing + off, sizeof missing - off, "%s%s", i ? " " : " (",
+                                      json_string_value (x));
+    if (off && off < sizeof missing - 1)
+        strcat (missing, ")");
+    printf ("%-*s%s %s: %lld on time, %lld late%s, %lld missing%s, %lld pending\n", W_LABEL,
+            "last round", jstr (r, "date"), jstr (r, "slot"), jint (t, "on_time"), jint (t, "late"),
+            late, jint (t, "missing"), missing, jint (t, "pending"));
+    if (json_is_object (own))
+        printf ("%-*sours %s, acknowledged by %lld of %lld%s\n", W_LABEL, "",
+                jstr (own, "state"), jint (own, "acks"), jint (own, "of"),
+                jint (r, "split_view") ? "; SPLIT VIEW evidence: see rcctl rounds" : "");
+}
+
+static void
+print_alerts (const json_t *alerts, long long now_ms)
+{
+    if (!json_is_object (alerts) || json_object_get (alerts, "error")) {
+        printf ("%-*s(not known: %s)\n", W_LABEL, "alerts", jstr (alerts, "error"));
+        return;
+    }
+    const json_t *list = json_object_get (alerts, "list"), *a;
+    long long n = jint (alerts, "in_force");
+    if (n == 0) {
+        printf ("%-*snone in force\n", W_LABEL, "alerts");
+        return;
+    }
+    printf ("%-*s%lld in force%s\n", W_LABEL, "alerts", n,
+            n > SHOWN_MAX ? " (the 5 most severe; all: rcctl alert list)" : "");
+    char text[4 * W_LINE + 4], exp[48], d[32];
+    size_t i;
+    json_array_foreach (list, i, a) {
+        if (i == SHOWN_MAX)
+            break;
+        if (json_is_integer (json_object_get (a, "expires_ms")))
+            snprintf (exp, sizeof exp, "%s left",
+                      dur (jint (a, "expires_ms") - now_ms, d, sizeof d));
+        else
+            snprintf (exp, sizeof exp, "no expiry");
+        bool drill = strcmp (jstr (a, "status"), "actual") != 0;
+        printf ("%-*s%-8s  %-6s  %-13s  %s%s\n", W_LABEL, "", jstr (a, "severity"),
+                jstr (a, "region"), exp, drill ? "[drill] " : "",
+                cell (text, jstr (a, "text"), W_LINE - W_LABEL - 8 - 2 - 6 - 2 - 13 - 2
+                      - (drill ? 8 : 0), false));
+    }
+}
+
+/* label, then text wrapped at spaces to the table's width, continued under the text. */
+static void
+print_wrapped (const char *label, const char *text)
+{
+    const int room = W_LINE - W_LABEL;
+    printf ("%-*s", W_LABEL, label);
+    while ((int) strlen (text) > room) {
+        int cut = room;
+        while (cut > 0 && text[cut] != ' ')
+            cut--;
+        if (cut == 0)
+            cut = room;                  /* one word longer than the line: cut it */
+        printf ("%.*s\n%-*s", cut, text, W_LABEL, "");
+        text += cut;
+        while (*text == ' ')
+            text++;
+    }
+    printf ("%s\n", text);
+}
+
+/* RFC 3339 with ms ("2026-11-22T14:53:27.064Z") to the minute ("2026-11-22T14:53Z"). */
+static const char *
+minute (const json_t *period, char *buf, size_t len)
+{
+    const char *t = jstr (period, "from");
+    if (!json_is_object (period) || strlen (t) < 16)
+        return "(none)";
+    snprintf (buf, len, "%.16sZ", t);
+    return buf;
+}
+
+/* Own current and next sealing key and who is late with its next one (DESIGN §7), wrapped to
+ * the table's width. */
+static void
+print_sealing (const json_t *sl)
+{
+    if (!json_is_object (sl))
+        return;
+    const json_t *cur = json_object_get (sl, "own_current"), *nx = json_object_get (sl, "own_next");
+    char a[32], b[32];
+    printf ("%-*skey from %s, next from %s; period %lld d, retention %lld d\n", W_LABEL, "sealing",
+            minute (cur, a, sizeof a), minute (nx, b, sizeof b), jint (sl, "period_days"),
+            jint (sl, "retention_days"));
+    bool cur_unpub = json_is_false (json_object_get (cur, "published")),
+         nx_unpub = json_is_false (json_object_get (nx, "published"));
+    if (cur_unpub || nx_unpub)
+        printf ("%-*sown %s not yet published\n", W_LABEL, "", cur_unpub && nx_unpub
+                ? "current and next key" : cur_unpub ? "current key" : "next key");
+    size_t i;
+    const json_t *l;
+    int col = 0;
+    json_array_foreach (json_object_get (sl, "late"), i, l) {
+        const char *r = json_string_value (l);
+        if (i == 0)
+            col = printf ("%-*sLATE with their next key: %s", W_LABEL, "", r ? r : "?");
+        else if (col + 2 + (int) strlen (r ? r : "?") > W_LINE)
+            col = printf (",\n%-*s%s", W_LABEL, "", r ? r : "?") - 2;
+        else
+            col += printf (", %s", r ? r : "?");
+    }
+    if (col)
+        printf ("\n");
+}
+
 int
 rcctl_status (rcctl_t *c, int argc, char **argv)
 {
@@ -55,54 +417,52 @@ rcctl_status (rcctl_t *c, int argc, char **argv)
     else {
 #define S(k) json_string_value (json_object_get (resp, k))
 #define I(k) (long long) json_integer_value (json_object_get (resp, k))
-        printf ("region      %s (%s)\n", S ("region"), S ("name"));
+        char name[4 * 40 + 4], up[32];
+        printf ("region      %s (%s)\n", jstr (resp, "region"),
+                cell (name, jstr (resp, "name"), 40, false));
         printf ("origin      %s\n", S ("origin"));
-        printf ("roster      %s (%lld members)\n", S ("roster_hash"), I ("members"));
-        printf ("rcnode      pid %lld, up %lld s, libzmq %s\n", I ("pid"), I ("uptime_s"), S ("libzmq"));
-        printf ("own log     seq %lld; high-water mark: committed %lld, signed %lld%s\n",
-                I ("own_seq"), I ("hwm_committed"), I ("hwm_signed"),
-                json_is_true (json_object_get (resp, "blocked"))
-                ? "  BLOCKED: own entries missing, authoring nothing" : "");
+        printf ("roster      %.16s (%lld members)\n", S ("roster_hash"), I ("members"));
+        printf ("rcnode      pid %lld, up %s, libzmq %s\n", I ("pid"),
+                dur (I ("uptime_s") * 1000, up, sizeof up), S ("libzmq"));
+        printf ("own log     seq %lld; high-water mark: committed %lld, signed %lld\n",
+                I ("own_seq"), I ("hwm_committed"), I ("hwm_signed"));
+        if (json_is_true (json_object_get (resp, "blocked")))
+            printf ("BLOCKED     own entries missing, authoring nothing\n");
         printf ("log         %lld entries from %lld origins, %lld invalid, %lld fork records\n",
                 I ("entries"), I ("origins"), I ("invalid"), I ("forks"));
-        printf ("peers       %lld of %lld up\n", I ("peers_up"), I ("peers"));
         size_t fi;
         const json_t *f;
-        json_array_foreach (json_object_get (resp, "forked"), fi, f)
-            printf ("FORKED      %s signed two entries at seq %lld: both kept as evidence, "
-                    "nothing of it applied from there on\n",
-                    json_string_value (json_object_get (f, "region")),
-                    (long long) json_integer_value (json_object_get (f, "fork_seq")));
+        char text[1024];
+        json_array_foreach (json_object_get (resp, "forked"), fi, f) {
+            snprintf (text, sizeof text, "%s signed two entries at seq %lld: both kept as "
+                      "evidence, nothing of it applied from there on", jstr (f, "region"),
+                      jint (f, "fork_seq"));
+            print_wrapped ("FORKED", text);
+        }
         const json_t *miss = json_object_get (resp, "missing_own"), *nowhere =
             json_object_get (resp, "missing_nowhere");
-        if (json_array_size (miss))
-            printf ("rejoin      own seqs %lld..%lld missing; %zu of them held by no peer that "
-                    "has answered%s\n", (long long) json_integer_value (json_array_get (miss, 0)),
-                    (long long) json_integer_value (json_array_get (miss, json_array_size (miss) - 1)),
-                    json_array_size (nowhere), json_array_size (nowhere)
-                    ? " (nowhere: an operator may declare them lost)" : "");
-        const json_t *dl = json_object_get (resp, "declare_lost");
-        if (dl)
-            printf ("recover     %s: %s\n", json_is_true (json_object_get (dl, "possible"))
-                    ? "rcctl recover --declare-lost is possible"
-                    : "not yet", json_string_value (json_object_get (dl, "why")));
-        const json_t *sl = json_object_get (resp, "sealing");
-        if (json_is_object (sl)) {
-            const json_t *cur = json_object_get (sl, "own_current"), *nx = json_object_get (sl, "own_next"),
-                         *late = json_object_get (sl, "late");
-            printf ("sealing     key from %s%s, next from %s%s; period %lld d, retention %lld d",
-                    json_is_object (cur) ? json_string_value (json_object_get (cur, "from")) : "(none)",
-                    json_is_false (json_object_get (cur, "published")) ? " (not yet published)" : "",
-                    json_is_object (nx) ? json_string_value (json_object_get (nx, "from")) : "(none)",
-                    json_is_false (json_object_get (nx, "published")) ? " (not yet published)" : "",
-                    (long long) json_integer_value (json_object_get (sl, "period_days")),
-                    (long long) json_integer_value (json_object_get (sl, "retention_days")));
-            size_t li;
-            const json_t *l;
-            json_array_foreach (late, li, l)
-                printf ("%s%s", li ? ", " : "; LATE with their next key: ", json_string_value (l));
-            printf ("\n");
+        size_t nmiss = json_array_size (miss);
+        if (nmiss) {
+            snprintf (text, sizeof text, "own seqs %lld..%lld missing; %zu of them held by no "
+                      "peer that has answered%s",
+                      (long long) json_integer_value (json_array_get (miss, 0)),
+                      (long long) json_integer_value (json_array_get (miss, nmiss - 1)),
+                      json_array_size (nowhere), json_array_size (nowhere)
+                      ? " (nowhere: an operator may declare them lost)" : "");
+            print_wrapped ("rejoin", text);
         }
+        const json_t *dl = json_object_get (resp, "declare_lost");
+        if (dl) {
+            snprintf (text, sizeof text, "%s: %s", json_is_true (json_object_get (dl, "possible"))
+                      ? "rcctl recover --declare-lost is possible" : "not yet", jstr (dl, "why"));
+            print_wrapped ("recover", text);
+        }
+        print_heads (json_object_get (resp, "heads"));
+        print_peers (resp);
+        print_owed (json_object_get (resp, "owed"));
+        print_alerts (json_object_get (resp, "alerts"), I ("now_ms"));
+        print_round (json_object_get (resp, "round"));
+        print_sealing (json_object_get (resp, "sealing"));
 #undef S
 #undef I
     }
@@ -282,20 +642,6 @@ rcctl_heads (rcctl_t *c, int argc, char **argv)
     return code;
 }
 
-bool
-rcctl_kind_name (uint32_t kind, char *buf, size_t len)
-{
-    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value (&rcn__kind__descriptor,
-                                                                         (int) kind);
-    if (!ev || strncmp (ev->name, "KIND_", 5) != 0 || len == 0)
-        return false;
-    size_t i = 0;
-    for (const char *p = ev->name + 5; *p && i + 1 < len; p++)
-        buf[i++] = (char) (*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    buf[i] = '\0';
-    return true;
-}
-
 typedef struct {
     const rcn_roster_t *roster;
     rcn_store_t *store;
@@ -323,7 +669,7 @@ export_one (rcn_entry_t *e, void *ctx)
     json_object_set_new (o, "origin", json_string (rcn_hex (e->h.origin, 32, ohex)));
     json_object_set_new (o, "seq", json_integer ((json_int_t) e->h.seq));
     char kname[64];
-    json_object_set_new (o, "kind", rcctl_kind_name (e->h.kind, kname, sizeof kname)
+    json_object_set_new (o, "kind", rcn_kind_entry_name (e->h.kind, kname, sizeof kname)
                                     ? json_string (kname) : json_integer (e->h.kind));
     json_object_set_new (o, "kind_id", json_integer (e->h.kind));
     json_object_set_new (o, "status", status ? json_string (status) : json_integer (e->h.status));

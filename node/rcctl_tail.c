@@ -61,7 +61,7 @@ line_of (collect_t *c, rcn_entry_t *e, const char *region)
     const char *status = rcn_status_name (e->h.status);
     json_t *o = json_pack ("{s:s, s:s, s:I}", "time", when, "region", region,
                            "seq", (json_int_t) e->h.seq);
-    json_object_set_new (o, "kind", rcctl_kind_name (e->h.kind, kname, sizeof kname)
+    json_object_set_new (o, "kind", rcn_kind_entry_name (e->h.kind, kname, sizeof kname)
                                     ? json_string (kname) : json_integer (e->h.kind));
     json_object_set_new (o, "status", json_string (status ? status : "?"));
     json_object_set_new (o, "hash", json_string (rcn_hex (rcn_entry_hash (e), 32, hex)));

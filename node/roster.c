@@ -20,6 +20,7 @@
 #include "rcn/codec.h"
 #include "rcn/fileio.h"
 #include "rcn/region.h"
+#include "rcn/schedule.h"
 
 #define ROSTER_MAX_BYTES (1024 * 1024)
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -169,26 +170,10 @@ hex32_parse (const char *s, uint8_t out[RCN_KEY_SIZE])
 }
 
 static int
-hhmm_parse (const char *s, int *minutes)
-{
-    if (strlen (s) != 5 || s[2] != ':')
-        return RCN_EINVAL;
-    for (int i = 0; i < 5; i++)
-        if (i != 2 && (s[i] < '0' || s[i] > '9'))
-            return RCN_EINVAL;
-    int h = (s[0] - '0') * 10 + (s[1] - '0');
-    int m = (s[3] - '0') * 10 + (s[4] - '0');
-    if (h > 23 || m > 59)
-        return RCN_EINVAL;
-    *minutes = h * 60 + m;
-    return RCN_OK;
-}
-
-static int
 rounds_add (rcn_policy_t *p, const char *s, char *why, size_t whylen)
 {
     int m;
-    if (hhmm_parse (s, &m) != RCN_OK) {
+    if (rcn_slot_parse (s, &m) != RCN_OK) {
         rcn_errf (why, whylen, "rounds: \"%.16s\" is not HH:MM (00:00..23:59)", s);
         return RCN_EINVAL;
     }
@@ -731,6 +716,14 @@ rcn_roster_hash (const rcn_roster_t *r)
     return r->hash;
 }
 
+const uint8_t *
+rcn_roster_bytes (const rcn_roster_t *r, size_t *len)
+{
+    assert (r && len);
+    *len = r->len;
+    return r->bytes;
+}
+
 const rcn_policy_t *
 rcn_roster_policy (const rcn_roster_t *r)
 {
@@ -823,7 +816,7 @@ rcn_roster_build (const json_t *const *cards, size_t n, const rcn_policy_t *p,
     }
     for (int i = 0; i < p->n_rounds; i++) {
         char hm[16];
-        snprintf (hm, sizeof hm, "%02d:%02d", p->rounds[i] / 60, p->rounds[i] % 60);
+        rcn_slot_name (p->rounds[i], hm, sizeof hm);
         if (json_array_append_new (rounds, json_string (hm))) {
             json_decref (rounds);
             goto fail;

@@ -594,8 +594,9 @@ rcn_sync_peers_json (const rcn_sync_t *s, uint64_t now)
         json_object_set_new (o, "state", json_string (state));
         if (pi->heard)
             json_object_set_new (o, "last_heard_ms", json_integer ((json_int_t) (now - pi->last_heard)));
-        /* How far the peer is behind what we hold, per origin (what it would pull from us). */
-        json_t *lag = json_object ();
+        /* How far the peer is behind what we hold, per origin (what it would pull from us),
+         * and ahead of it (what we have yet to take from it or another peer). */
+        json_t *lag = json_object (), *ahead = json_object ();
         for (size_t o2 = 0; o2 < s->n; o2++) {
             const uint8_t *origin = rcn_roster_member (s->roster, o2)->sign_key;
             uint64_t ours = 0;
@@ -604,8 +605,11 @@ rcn_sync_peers_json (const rcn_sync_t *s, uint64_t now)
             uint64_t theirs = rcn_repl_peer_head (s->repl, i, origin);
             json_object_set_new (lag, region_of (s, o2, r),
                                  json_integer (ours > theirs ? (json_int_t) (ours - theirs) : 0));
+            json_object_set_new (ahead, region_of (s, o2, r),
+                                 json_integer (theirs > ours ? (json_int_t) (theirs - ours) : 0));
         }
         json_object_set_new (o, "lag", lag);
+        json_object_set_new (o, "ahead", ahead);
         json_object_set_new (o, "heartbeats", json_integer ((json_int_t) pi->heartbeats));
         json_object_set_new (o, "pulls_sent", json_integer ((json_int_t) pi->pulls_sent));
         json_object_set_new (o, "pulls_timed_out", json_integer ((json_int_t) pi->pulls_timed_out));

@@ -39,12 +39,16 @@ expect_fail 2 "--rounds" "roster build refuses bad rounds" -- \
   "$RCCTL" roster build "$T/sh.card" --rounds 25:00
 h1=$("$RCCTL" roster hash "$T/roster.json")
 check "roster hash is BLAKE2b-256 of the file bytes" test "$h1" = "$(python3 -c 'import hashlib,sys;print(hashlib.blake2b(open(sys.argv[1],"rb").read(),digest_size=32).hexdigest())' "$T/roster.json")"
+# The node below runs without scheduled rounds (it would report at their slots by itself).
+"$RCCTL" roster build "$T/sh.card" "$T/js.card" --rounds "" > "$T/run-roster.json"
+check "--rounds \"\" builds a roster without rounds" grep -q '"rounds": \[\]' "$T/run-roster.json"
+h1=$("$RCCTL" roster hash "$T/run-roster.json")
 
 # --- rcnode start-up refusals -------------------------------------------------------------
 expect_fail 1 "roster.json" "rcnode without a roster says where it looked" -- "$RCNODE" "$T/sh"
-"$RCCTL" roster build "$T/js.card" > "$T/sh/roster.json"
+"$RCCTL" roster build "$T/js.card" --rounds "" > "$T/sh/roster.json"
 expect_fail 1 "not in the roster" "rcnode refuses a roster without this member" -- "$RCNODE" "$T/sh"
-cp "$T/roster.json" "$T/sh/roster.json"; cp "$T/roster.json" "$T/js/roster.json"
+cp "$T/run-roster.json" "$T/sh/roster.json"; cp "$T/run-roster.json" "$T/js/roster.json"
 chmod 644 "$T/sh/keys/sign.key"
 expect_fail 1 "sign.key" "rcnode refuses a key file others can read" -- "$RCNODE" "$T/sh"
 chmod 600 "$T/sh/keys/sign.key"
@@ -140,6 +144,57 @@ kill -TERM "$tailer" 2>/dev/null || true; wait "$tailer" 2>/dev/null || true
 check "log tail --follow prints an entry stored after it started" grep -q "seen by the follower" "$T/follow.out"
 expect_fail 2 "1..100000" "log tail refuses --lines 0" -- "$RCCTL" -d "$T/sh" log tail --lines 0
 
+# --- status: the node and the alliance at a glance ------------------------------------------
+# One member runs (Jiangsu never does): the heads of both, the peer never heard, nothing owed
+# either way (a notice needs its addressee's sealing key, which Jiangsu never published:
+# records_case checks owed answers), and the alerts in force, the most severe first.
+"$RCCTL" -d "$T/sh" alert send --severity extreme --text "Status check: G60 closed" --expires +2h \
+  --wait local >/dev/null
+"$RCCTL" -d "$T/sh" status --json > "$T/status.json"
+"$RCCTL" -d "$T/sh" status > "$T/status.txt"
+"$RCCTL" -d "$T/sh" heads > "$T/heads.json"
+"$RCCTL" -d "$T/sh" --json alert list > "$T/alerts.json"
+# st EXPR: a Python expression over status (s), heads (heads) and alert list (alerts).
+st() {
+  python3 - "$T/status.json" "$T/heads.json" "$T/alerts.json" "$1" <<'PY'
+import json, sys
+s, heads, alerts = (json.load(open(f)) for f in sys.argv[1:4])
+own = next(h for h in heads if h["region"] == "310000")
+sys.exit(0 if eval(sys.argv[4]) else 1)
+PY
+}
+check "status --json: heads of both members by region, the own one as rcctl heads has it" \
+  st "[h['region'] for h in s['heads']] == ['310000', '320000'] and s['heads'][0]['seq'] == s['own_seq'] == own['seq'] and s['heads'][0]['hash'] == own['hash']"
+check "…and Jiangsu's with nothing held (seq 0, no hash)" \
+  st "s['heads'][1] == {'region': '320000', 'name': 'Jiangsu', 'seq': 0, 'hash': None}"
+check "status --json: the peer never heard, nothing known of its lag" \
+  st "s['peers'] == 1 and s['peers_up'] == 0 and s['peer_list'] == [{'region': '320000', 'name': 'Jiangsu', 'state': 'never_heard', 'last_heard_ms': None, 'lag': None, 'behind': None}]"
+check "status --json: nothing owed either way, no transfer overdue, the roster's 1 h SLA" \
+  st "s['owed']['response_sla_s'] == 3600 and all(s['owed'][k]['owed'] == s['owed'][k]['undelivered'] == s['owed'][k]['overdue'] == 0 and s['owed'][k]['oldest'] is None for k in ('to_me', 'by_me')) and s['owed']['transfers_overdue'] == []"
+check "status --json: the alerts in force are alert list's, the extreme ones first, newest first" \
+  st "s['alerts']['in_force'] == len(alerts) == len(s['alerts']['list']) > 5 and [a['text'] for a in s['alerts']['list'][:2]] == ['Status check: G60 closed', 'v2'] and {a['severity'] for a in s['alerts']['list'][:2]} == {'extreme'}"
+check "…with the expiry, the region and the status of each" \
+  st "s['alerts']['list'][0]['region'] == '310000' and s['alerts']['list'][0]['status'] == 'actual' and 7000000 < s['alerts']['list'][0]['expires_ms'] - s['now_ms'] <= 7200000 and 'expires_ms' not in s['alerts']['list'][1]"
+check "…real alerts before the test burst, and not the cancelled one" \
+  st "[a['status'] for a in s['alerts']['list'][:6]] == ['actual'] * 6 and '$target' not in [a['hash'] for a in s['alerts']['list']]"
+own=$(python3 -c 'import json,sys; h=next(h for h in json.load(open(sys.argv[1])) if h["region"] == "310000"); print(h["seq"], h["hash"][:16])' "$T/heads.json")
+check "status table: the header" grep -qE '^rcnode      pid [0-9]+, up [0-9]+(s|m)' "$T/status.txt"
+check "status table: heads, the own seq and hash as rcctl heads has them" \
+  grep -qE "^ {12}310000  Shanghai +${own% *}  ${own#* }\$" "$T/status.txt"
+check "…and Jiangsu with nothing held" grep -qE '^ {12}320000  Jiangsu +0  -$' "$T/status.txt"
+check "status table: the peer, never heard" grep -qE '^ {12}320000  Jiangsu +never_heard +never +- +-$' "$T/status.txt"
+check "status table: nothing owed either way, no transfer overdue" \
+  bash -c "grep -qx 'we owe      nothing' '$T/status.txt' && grep -qx 'owed to us  nothing' '$T/status.txt' && grep -qx 'transfers   none overdue' '$T/status.txt'"
+check "status table: the alerts in force, the five most severe, the extreme one first" \
+  bash -c "grep -A1 -E '^alerts      [0-9]+ in force \\(the 5 most severe' '$T/status.txt' | grep -qE '^ {12}extreme   310000  (1h59m|2h) left +Status check: G60 closed\$'"
+check "…and no drill among those five" \
+  bash -c "! grep -A5 '^alerts ' '$T/status.txt' | grep -q '\\[drill\\]'"
+check "status table: the sealing line stays" grep -q '^sealing     key from .*, next from ' "$T/status.txt"
+check "status table: no line wider than 100 columns" python3 -c '
+import sys, unicodedata
+w = lambda l: sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in l)
+sys.exit(0 if max(w(l.rstrip("\n")) for l in open(sys.argv[1], encoding="utf-8")) <= 100 else 1)' "$T/status.txt"
+
 check "SIGTERM stops rcnode cleanly (exit 0)" stop_node "$T/sh"
 check "…and removes its control socket" test ! -e "$T/sh/control.sock"
 check "…after logging it" grep -q "stopped" "$T/sh.log"
@@ -151,6 +206,8 @@ check "log lines are one event each, with level" bash -c "grep -vcE '^[0-9T:.-]+
 rm -rf "$T/sh/data"; cp -a "$T/bk-old/data" "$T/sh/data"
 start_node "$T/sh"
 check "status shows the node blocked" bash -c "'$RCCTL' -d '$T/sh' status --json | grep -q '\"blocked\": true'"
+check "…and its table says so, above the heads" \
+  bash -c "'$RCCTL' -d '$T/sh' status | grep -B20 '^heads ' | grep -qx 'BLOCKED     own entries missing, authoring nothing'"
 expect_fail 1 "EBLOCKED" "a blocked node refuses to author" -- \
   "$RCCTL" -d "$T/sh" alert send --severity minor --text "would reuse a seq" --wait local
 check "blocked node still answers reads" "$RCCTL" -d "$T/sh" heads

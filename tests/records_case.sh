@@ -140,6 +140,60 @@ check "every member's log shows the opening of sealed details, by hash only" \
 check "no member holds fork evidence" no_forks 1 2 3
 check "no invalid entry anywhere" \
   eval '! grep -q "\"invalid\"" "$T"/export.*.jsonl'
+# --- status: what is owed, at a glance (issue #6) ---------------------------------------------
+# Member 3 received the drill notice and has not answered it: it owes the answer, member 1 is
+# owed it, member 2 (which answered) neither. An order from member 1 to member 3 waits for its
+# acceptance. Then member 3 runs two hours ahead (RCN_CLOCK): the answer is past the 1 h SLA and
+# the order past its accept_by, member 3 to act.
+# st I EXPR: a Python expression over member i's `status --json` (s), taken now.
+st() {
+  "$RCCTL" -d "$(D "$1")" status --json > "$T/status.$1.json" &&
+    python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+      "$T/status.$1.json" "$2"
+}
+counts() { echo "{k: s['owed']['$1'][k] for k in ('owed', 'undelivered', 'overdue', 'drill')}"; }
+check "status at member 3: the drill notice's answer owed, received, within the SLA" \
+  st 3 "$(counts to_me) == {'owed': 1, 'undelivered': 0, 'overdue': 0, 'drill': 1} and s['owed']['to_me']['oldest']['hash'] == '$H3' and s['owed']['to_me']['oldest']['region'] == '310000' and s['owed']['to_me']['oldest']['state'] == 'received' and s['owed']['by_me']['owed'] == 0"
+check "status at member 1: that answer owed to it by 330000" \
+  st 1 "$(counts by_me) == {'owed': 1, 'undelivered': 0, 'overdue': 0, 'drill': 1} and s['owed']['by_me']['notices'] == 1 and s['owed']['by_me']['by_region'] == {'330000': 1} and s['owed']['by_me']['oldest']['to'] == '330000' and s['owed']['by_me']['oldest']['hash'] == '$H3' and s['owed']['to_me']['owed'] == 0"
+check "status at member 2: nothing owed either way" \
+  st 2 "s['owed']['to_me']['owed'] == s['owed']['by_me']['owed'] == 0 and s['owed']['transfers_overdue'] == []"
+check "status tables: 'we owe' at member 3, 'owed to us' at member 1, each with the oldest" eval '
+  "$RCCTL" -d "$(D 3)" status | grep -A1 -xE "we owe      1 notice an answer: 0 past the 1h SLA, 1 drill" |
+    grep -qE "^ {12}oldest [0-9hms]+, from 310000 \(notice ${H3:0:16}, received, drill\)$" &&
+  "$RCCTL" -d "$(D 1)" status | grep -A1 -xE "owed to us  1 answer to 1 notice: 0 past the 1h SLA, 1 drill" |
+    grep -qE "^ {12}oldest [0-9hms]+, by 330000 \(notice ${H3:0:16}, received, drill\)$"'
+# heads_match I: member i's status heads are its `rcctl heads`, one per member, by region.
+heads_match() {
+  "$RCCTL" -d "$(D "$1")" heads > "$T/heads.$1.json" &&
+    st "$1" "[(h['region'], h['seq'], h['hash']) for h in s['heads']] == sorted((h['region'], h['seq'], h['hash']) for h in json.load(open('$T/heads.$1.json')))"
+}
+check "status heads agree with rcctl heads on every member" eval 'heads_match 1 && heads_match 2 && heads_match 3'
+peers_even() { st "$1" "len(s['peer_list']) == 2 and all(p['state'] == 'up' and p['lag'] == 0 and p['behind'] == 0 and p['last_heard_ms'] < 3500 for p in s['peer_list'])"; }
+check "status peers: both others up, nothing held on one side only" \
+  wait_for 10 "even peers" eval 'peers_even 1 && peers_even 2 && peers_even 3'
+out=$("$RCCTL" -d "$(D 1)" transfer create --order-id SH-2026-T900 --to 330000 --persons 1 \
+  --person "Transfer Person,11010519491231002X" --vehicle "bus 7" --handover-point "G60 gate" \
+  --accept-by +1h --depart-at +3h --eta +4h 2>&1) || true
+check "member 1 orders a transfer to member 3" grep -q "transfer create: entry [0-9a-f]\{64\}" <<<"$out"
+grep -q "transfer create: entry" <<<"$out" || echo "     rcctl said: $out"
+check "member 3 holds it" wait_for 20 "the order on member 3" \
+  eval '"$RCCTL" -d "$(D 3)" --json transfer list | grep -q SH-2026-T900'
+check "…not yet overdue" st 3 "s['owed']['transfers_overdue'] == []"
+stop 3 || true
+RCN_CLOCK=offset:+7200000 start 3
+check "two hours on, member 3's answer is past the SLA" \
+  st 3 "$(counts to_me) == {'owed': 1, 'undelivered': 0, 'overdue': 1, 'drill': 1} and s['owed']['to_me']['oldest']['age_ms'] >= 7200000"
+check "…and the order past its accept_by, 330000 to act" \
+  st 3 "[(t['order_id'], t['from'], t['to'], t['state'], t['why'], t['act']) for t in s['owed']['transfers_overdue']] == [('SH-2026-T900', '310000', '330000', 'created', 'not accepted by accept_by', '330000')] and 3600000 <= s['owed']['transfers_overdue'][0]['late_ms'] < 3700000"
+check "…as the table says" eval '
+  "$RCCTL" -d "$(D 3)" status > "$T/status.3.txt" &&
+  grep -qx "we owe      1 notice an answer: 1 past the 1h SLA, 1 drill" "$T/status.3.txt" &&
+  grep -qE "^ {12}oldest 2h(0[0-9]m)?, from 310000 " "$T/status.3.txt" &&
+  grep -A1 -x "transfers   1 overdue" "$T/status.3.txt" |
+    grep -qE "^ {12}SH-2026-T900 +310000->330000  330000 to act, [0-9hms]+ late: not accepted by accept_by$"'
+check "…and the member that ordered it sees it overdue only by its own clock: not yet" \
+  st 1 "s['owed']['transfers_overdue'] == []"
 check "all three stop cleanly" stop_all
 check "each log verifies offline (verify-log)" eval '"$RCCTL" verify-log "$(D 1)" && "$RCCTL" verify-log "$(D 2)" && "$RCCTL" verify-log "$(D 3)"'
 check "the independent verifier accepts every export" verify_all 1 2 3

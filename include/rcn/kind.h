@@ -193,6 +193,10 @@ void rcn_kind_region_json (json_t *o, const char *prefix, const rcn_roster_t *r,
 json_t *rcn_kind_newest_first (json_t *items, const char *time_field, const char *what,
                                char *why, size_t whylen);
 
+/* The proto's name of entry kind `kind` in lower case without "KIND_" ("case_notice",
+ * "round_report"), as export names it; false when the proto has no such value. */
+bool rcn_kind_entry_name (uint32_t kind, char *buf, size_t len);
+
 /* Whether k handles entries of rcn.Kind value `kind` (its first, or one in `also`). */
 static inline bool
 rcn_kind_handles (const rcn_kind_t *k, uint32_t kind)

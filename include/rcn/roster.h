@@ -67,6 +67,8 @@ void rcn_roster_destroy (rcn_roster_t **self_p);
 
 /* BLAKE2b-256 of the exact bytes; borrowed, valid while the roster lives. */
 const uint8_t *rcn_roster_hash (const rcn_roster_t *r);
+/* The exact file bytes the roster was parsed from (what its hash covers); borrowed. */
+const uint8_t *rcn_roster_bytes (const rcn_roster_t *r, size_t *len);
 const rcn_policy_t *rcn_roster_policy (const rcn_roster_t *r);
 size_t rcn_roster_count (const rcn_roster_t *r);
 const rcn_member_t *rcn_roster_member (const rcn_roster_t *r, size_t i);   /* sorted by region */
