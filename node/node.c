@@ -385,9 +385,11 @@ peer_list_json (const json_t *peers)
         for (int k = 0; k < 2; k++) {
             const json_t *per = json_object_get (p, sums[k]), *v;
             const char *origin;
-            json_int_t sum = 0;
-            json_object_foreach ((json_t *) per, origin, v)
-                sum += json_integer_value (v);
+            json_int_t sum = 0;       /* saturating: a hostile heartbeat may announce 2^63 */
+            json_object_foreach ((json_t *) per, origin, v) {
+                json_int_t x = json_integer_value (v);
+                sum = x > 0 && sum > INT64_MAX - x ? INT64_MAX : sum + (x > 0 ? x : 0);
+            }
             json_object_set_new (o, keys[k], heard && per ? json_integer (sum) : json_null ());
         }
         json_array_append_new (arr, o);

@@ -303,7 +303,8 @@ print_round (const json_t *r)
             late, jint (t, "missing"), missing, jint (t, "pending"));
     if (json_is_object (own))
         printf ("%-*sours %s, acknowledged by %lld of %lld%s\n", W_LABEL, "",
-                jstr (own, "state"), jint (own, "acks"), jint (own, "of"),
+                strcmp (jstr (own, "state"), "on_time") == 0 ? "on time" : jstr (own, "state"),
+                jint (own, "acks"), jint (own, "of"),
                 jint (r, "split_view") ? "; SPLIT VIEW evidence: see rcctl rounds" : "");
 }
 

@@ -606,7 +606,8 @@ rcn_sync_peers_json (const rcn_sync_t *s, uint64_t now)
             json_object_set_new (lag, region_of (s, o2, r),
                                  json_integer (ours > theirs ? (json_int_t) (ours - theirs) : 0));
             json_object_set_new (ahead, region_of (s, o2, r),
-                                 json_integer (theirs > ours ? (json_int_t) (theirs - ours) : 0));
+                                 json_integer (theirs <= ours ? 0 : theirs - ours > INT64_MAX
+                                               ? INT64_MAX : (json_int_t) (theirs - ours)));
         }
         json_object_set_new (o, "lag", lag);
         json_object_set_new (o, "ahead", ahead);

@@ -97,7 +97,7 @@ check "report counts say what the reporter wrote since its previous report" \
 check "status --json: the last round is day Y 00:00, 330000 late, 340000 missing, ours acked 3/3" \
   test "$(rc 1 status --json | json "d['round']['date'] == '$DAY_Y' and d['round']['slot'] == '00:00' and d['round']['late'] == ['330000'] and d['round']['missing'] == ['340000'] and d['round']['own'] == {'state': 'on_time', 'acks': 3, 'of': 3}")" = true
 check "status shows the last round for people" \
-  sh -c "RCN_CLOCK=$(clock_of 1) '$RCCTL' -d '$(D 1)' status | grep -q '^last round  $DAY_Y 00:00: 2 on time, 1 late (330000), 1 missing (340000)'"
+  sh -c "RCN_CLOCK=$(clock_of 1) '$RCCTL' -d '$(D 1)' status | grep -A1 '^last round  $DAY_Y 00:00: 2 on time, 1 late (330000), 1 missing (340000), 0 pending\$' | grep -qx ' *ours on time, acknowledged by 3 of 3'"
 expect_fail 2 "misplaced" "rounds refuses a flag of another verb" -- rc 1 rounds --slot 10:00
 expect_fail 1 "not a slot" "rounds proof refuses a slot the roster lacks" -- \
   rc 1 rounds proof --date "$DAY_X" --slot 10:00
