@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "rcn/fileio.h"
 #include "rcn/log.h"
@@ -30,7 +31,7 @@
 #define WHY_MAX 512
 
 enum { K_REGION, K_NAME, K_PUB, K_SYNC, K_ROSTER, K_KEYS, K_DATA, K_LOG_LEVEL, K_MAP_SIZE,
-       K_OPERATOR, K_PUB_HWM, K_COUNT };
+       K_OPERATOR, K_PUB_HWM, K_SOURCE, K_COUNT };
 
 static const struct {
     const char *name;
@@ -41,7 +42,7 @@ static const struct {
     [K_ROSTER] = { "roster", false },    [K_KEYS] = { "keys", false },
     [K_DATA] = { "data", false },        [K_LOG_LEVEL] = { "log_level", false },
     [K_MAP_SIZE] = { "map_size_mb", false }, [K_OPERATOR] = { "operator", false },
-    [K_PUB_HWM] = { "pub_hwm", false },
+    [K_PUB_HWM] = { "pub_hwm", false },  [K_SOURCE] = { "source_address", false },
 };
 
 /* dst = value when absolute, else dir/value. */
@@ -133,6 +134,22 @@ set_key (rcn_conf_t *c, int k, const char *v, char *why, size_t whylen)
         c->pub_hwm = (uint32_t) n;
         return RCN_OK;
     }
+    case K_SOURCE: {
+        /* inet_pton takes exactly a.b.c.d, each 0..255 in decimal (no leading zeros on glibc). */
+        struct in_addr a;
+        if (strlen (v) > RCN_CONF_SOURCE_MAX || inet_pton (AF_INET, v, &a) != 1) {
+            rcn_errf (why, whylen, "source_address: '%.40s' is not an IPv4 address in dotted "
+                      "quad form (like 127.0.0.3)", v);
+            return RCN_EINVAL;
+        }
+        if (a.s_addr == htonl (INADDR_ANY)) {
+            rcn_errf (why, whylen, "source_address: 0.0.0.0 means any address: leave the key "
+                      "out instead");
+            return RCN_EINVAL;
+        }
+        snprintf (c->source_address, sizeof c->source_address, "%s", v);
+        return RCN_OK;
+    }
     default:
         assert (!"unknown key index");
         return RCN_EINVAL;
@@ -167,6 +184,7 @@ conf_parse (const char *text, size_t len, rcn_conf_t *c, char *why, size_t whyle
     c->map_size_mb = 64;
     c->operator_name[0] = '\0';
     c->pub_hwm = RCN_CONF_HWM_DEFAULT;
+    c->source_address[0] = '\0';
 
     size_t pos = 0;
     int lineno = 0;
@@ -349,7 +367,13 @@ conf_render (const rcn_conf_t *c)
         "# Back-pressure: how many messages may queue on the pub socket for each peer. A peer\n"
         "# that lags further behind misses live entries: that is expected, and anti-entropy\n"
         "# pulls repair it. Lower it to bound memory on a node with many peers. Default %u.\n"
-        "%spub_hwm = %u\n",
+        "%spub_hwm = %u\n"
+        "\n"
+        "# For drills: the IPv4 address every connection to a peer leaves from (an address of\n"
+        "# this machine). With each member on its own address (127.0.0.2, 127.0.0.3, … on one\n"
+        "# host, or one per network namespace), a firewall rule between two addresses cuts one\n"
+        "# pair of members. Unset: the system picks, as for any program.\n"
+        "%ssource_address = %s\n",
         (unsigned) c->region, c->name, c->pub, c->sync,
         rel (c, c->roster_path, "roster.json"), rel (c, c->keys_path, "keys"),
         rel (c, c->data_path, "data"), c->log_level[0] ? c->log_level : "info",
@@ -357,7 +381,8 @@ conf_render (const rcn_conf_t *c)
         c->operator_name[0] ? "" : " Unset: uncomment and fill in.",
         c->operator_name[0] ? "" : "# ", c->operator_name[0] ? c->operator_name : "Name",
         RCN_CONF_HWM_DEFAULT, hwm_unset (c->pub_hwm) ? "# " : "",
-        hwm_unset (c->pub_hwm) ? RCN_CONF_HWM_DEFAULT : (unsigned) c->pub_hwm);
+        hwm_unset (c->pub_hwm) ? RCN_CONF_HWM_DEFAULT : (unsigned) c->pub_hwm,
+        c->source_address[0] ? "" : "# ", c->source_address[0] ? c->source_address : "127.0.0.3");
     if (fclose (f) != 0) {
         free (buf);
         return NULL;

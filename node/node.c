@@ -57,6 +57,9 @@ typedef struct {
 #define RCN_NODE_LISTEN_MS 3000
 #define RCN_NODE_EARLY_MAX 256
 #define RCN_NODE_WAIT_MAX_MS 60000
+#define RCN_NODE_DRILL_MAX_MS (7 * 24 * 3600 * 1000ULL)   /* longest drill isolate --for */
+#define ISOLATED_NOTE "isolated (drill): held locally only; peers get it once the isolation " \
+                      "ends (rcctl drill rejoin)"
 
 typedef struct {
     rcn_ctl_req_t req;
@@ -101,6 +104,11 @@ struct rcn_node {
     uint64_t retention_next;         /* mono ms: next retention run (daily; 0: at start) */
     waiter_t waiters[RCN_NODE_WAITERS_MAX];
     size_t n_waiters;
+    /* Drill isolation (rcctl drill isolate): not persisted, a restart ends it. */
+    uint64_t isolated_since;         /* wall ms; 0: not isolated */
+    uint64_t isolated_until;         /* wall ms, for status; 0: until rcctl drill rejoin */
+    uint64_t isolated_end;           /* mono ms when --for runs out; 0: none */
+    uint64_t isolated_mono;          /* mono ms it began (how long it lasted) */
 };
 
 /* How long a failing commit is retried before the node gives up and exits. */
@@ -276,7 +284,8 @@ rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
         goto fail;
     }
     rcn_conf_path (&n->conf, "control", n->sock_path, sizeof n->sock_path);
-    rcn_sync_opts_t sync_opts = { .pub_hwm = (int) n->conf.pub_hwm };
+    rcn_sync_opts_t sync_opts = { .pub_hwm = (int) n->conf.pub_hwm,
+                                  .source_address = n->conf.source_address };
     if ((rc = rcn_control_bind (n->zctx, n->sock_path, &n->ctl, why, whylen)) != RCN_OK
         || (rc = rcn_sync_open (n->zctx, n->roster, n->keys, n->store, &sync_opts, &n->sync,
                                 why, whylen)) != RCN_OK)
@@ -400,6 +409,17 @@ peer_list_json (const json_t *peers)
 static json_t *sealing_json (rcn_node_t *n);
 static rcn_kind_env_t node_env (const rcn_node_t *n);
 
+/* status's "isolated": {"since_ms", "until_ms" (null: until rcctl drill rejoin)}, or null. */
+static json_t *
+isolated_json (const rcn_node_t *n)
+{
+    if (!n->isolated_since)
+        return json_null ();
+    return json_pack ("{s:I, s:o}", "since_ms", (json_int_t) n->isolated_since, "until_ms",
+                      n->isolated_until ? json_integer ((json_int_t) n->isolated_until)
+                                        : json_null ());
+}
+
 static json_t *
 status_json (rcn_node_t *n)
 {
@@ -428,6 +448,7 @@ status_json (rcn_node_t *n)
     json_object_set_new (o, "hwm_signed", json_integer ((json_int_t) n->hwm.signed_seq));
     json_object_set_new (o, "hwm_committed", json_integer ((json_int_t) n->hwm.committed_seq));
     json_object_set_new (o, "blocked", json_boolean (n->blocked));
+    json_object_set_new (o, "isolated", isolated_json (n));
     json_object_set_new (o, "entries", json_integer ((json_int_t) st.entries));
     json_object_set_new (o, "origins", json_integer ((json_int_t) st.origins));
     json_object_set_new (o, "invalid", json_integer ((json_int_t) st.invalid));
@@ -732,7 +753,12 @@ wait_for_peer (rcn_node_t *n, rcn_ctl_req_t *r, uint64_t seq, json_t *resp)
 static void
 answer_authored (rcn_node_t *n, rcn_ctl_req_t *r, uint64_t seq, json_t *resp)
 {
-    if (wait_for_peer (n, r, seq, resp))
+    if (n->isolated_since) {
+        /* No peer can hold it while this member talks to none: say so now, not at the timeout. */
+        json_object_set_new (resp, "isolated", json_true ());
+        json_object_set_new (resp, "note", json_string (ISOLATED_NOTE));
+    }
+    else if (wait_for_peer (n, r, seq, resp))
         return;
     json_object_set_new (resp, "acknowledged", json_string ("local"));
     if (rcn_roster_count (n->roster) < 2)
@@ -756,6 +782,10 @@ answer_waiters (rcn_node_t *n, bool all)
             continue;
         }
         json_object_set_new (w->resp, "acknowledged", json_string (held ? "peer" : "local"));
+        if (!held && n->isolated_since) {
+            json_object_set_new (w->resp, "isolated", json_true ());
+            json_object_set_new (w->resp, "note", json_string (ISOLATED_NOTE));
+        }
         if (held) {
             char code[16];
             snprintf (code, sizeof code, "%06u", region);
@@ -1104,6 +1134,70 @@ seal_upkeep (rcn_node_t *n)
     }
 }
 
+/* ---- drills: a member acts out its own outage (rcctl drill isolate / rejoin) ---------------- */
+
+/* Ends a drill isolation: binds and dials again (sync.h), logs why and how long it lasted. */
+static void
+drill_end (rcn_node_t *n, const char *why)
+{
+    uint64_t mono = rcn_mono_ms ();
+    rcn_sync_isolate (n->sync, false, mono);
+    rcn_info ("drill: isolation ended (%s) after %llu s: talking to peers again; anti-entropy "
+              "catches up both ways", why, (unsigned long long) (mono - n->isolated_mono) / 1000);
+    n->isolated_since = n->isolated_until = n->isolated_end = 0;
+}
+
+/* rcctl drill: {"op": "drill", "verb": "isolate", "for_ms": N (optional)} or {"verb":
+ * "rejoin"}. Isolating an isolated member sets its end anew. The state lives in memory only:
+ * a restart of rcnode ends it. */
+static json_t *
+drill_op (rcn_node_t *n, const json_t *req)
+{
+    const char *verb = json_string_value (json_object_get (req, "verb"));
+    const json_t *fj = json_object_get (req, "for_ms");
+    uint64_t mono = rcn_mono_ms (), now = rcn_now_ms ();
+    if (verb && strcmp (verb, "rejoin") == 0) {
+        if (!n->isolated_since)
+            return rcn_control_error (RCN_ESTATE, "drill rejoin: this member is not isolated "
+                                      "(rcctl drill isolate starts a drill)");
+        uint64_t lasted = mono - n->isolated_mono;
+        drill_end (n, "rcctl drill rejoin");
+        return json_pack ("{s:b, s:n, s:I}", "ok", 1, "isolated", "lasted_ms", (json_int_t) lasted);
+    }
+    if (!verb || strcmp (verb, "isolate") != 0)
+        return rcn_control_error (RCN_EINVAL, "drill: \"verb\" must be \"isolate\" or \"rejoin\"");
+    if (fj && (!json_is_integer (fj) || json_integer_value (fj) <= 0
+               || (uint64_t) json_integer_value (fj) > RCN_NODE_DRILL_MAX_MS))
+        return rcn_control_error (RCN_EINVAL, "drill isolate: \"for_ms\" must be a whole number "
+                                  "of ms, 1 ms to 7 days");
+    uint64_t for_ms = fj ? (uint64_t) json_integer_value (fj) : 0;
+    bool again = n->isolated_since != 0;
+    if (!again) {
+        n->isolated_since = now;
+        n->isolated_mono = mono;
+        rcn_sync_isolate (n->sync, true, mono);
+    }
+    n->isolated_until = for_ms ? now + for_ms : 0;
+    n->isolated_end = for_ms ? mono + for_ms : 0;
+    char until[128] = "until rcctl drill rejoin";
+    if (for_ms) {
+        char t[40];
+        rcn_time_format (n->isolated_until, t, sizeof t);
+        snprintf (until, sizeof until, "for %llu s, until %s",
+                  (unsigned long long) (for_ms + 999) / 1000, t);
+    }
+    if (again)
+        rcn_info ("drill: still isolated, now %s", until);
+    else {
+        rcn_warn ("drill: isolated %s: sending and receiving nothing (no entries, heartbeats or "
+                  "pulls, none served); local writes are held here only; rcctl drill rejoin "
+                  "ends it", until);
+        if (n->n_waiters)
+            answer_waiters (n, true);     /* no peer can confirm theirs now */
+    }
+    return json_pack ("{s:b, s:b, s:o}", "ok", 1, "again", again, "isolated", isolated_json (n));
+}
+
 static void
 handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
 {
@@ -1128,6 +1222,8 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
     }
     else if (strcmp (op, "retention") == 0)
         resp = retention_op (n, r->req);
+    else if (strcmp (op, "drill") == 0)
+        resp = drill_op (n, r->req);
     else if (strcmp (op, "recover") == 0) {
         recover_lost (n, r);
         return;
@@ -1136,8 +1232,8 @@ handle_request (rcn_node_t *n, rcn_ctl_req_t *r)
         resp = json_pack ("{s:b, s:I}", "ok", 1, "pid", (json_int_t) getpid ());
     else {
         char why[128];
-        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, peers, author, recover, open)",
-                  op);
+        snprintf (why, sizeof why, "unknown op \"%.40s\" (ping, status, peers, author, recover, "
+                  "open, retention, drill)", op);
         resp = rcn_control_error (RCN_EINVAL, why);
     }
     json_decref (stats);
@@ -1286,6 +1382,8 @@ rcn_node_run (rcn_node_t *n)
         if (rc > 0)
             rcn_sync_handle (n->sync, items + 1, ns, now);
         rcn_sync_tick (n->sync, now);
+        if (n->isolated_end && now >= n->isolated_end)
+            drill_end (n, "its --for ran out");
         check_rejoin (n);
         seal_upkeep (n);
         auto_author (n);

@@ -548,6 +548,9 @@ usage (FILE *f)
         "  audit [--since TIME] [--json]        openings of sealed details on this member\n"
         "  recover [--declare-lost [--reason T] [--force]]  a blocked member's missing own seqs;\n"
         "                                       with --declare-lost, sign them lost (Recovery)\n"
+        "  drill isolate [--for T]              act out this member's outage: send and receive\n"
+        "                                       nothing (T: 90s, 2m, 1h); not kept across a restart\n"
+        "  drill rejoin                         end it now: talk to peers again and catch up\n"
         "records (flags for writes: --status actual|exercise|test, --wait peer|local, --json)\n"
         "  --reason TEXT [--operator NAME]      with case show / transfer show: open the sealed\n"
         "                                       details, recorded in this member's audit\n",
@@ -560,6 +563,8 @@ usage (FILE *f)
 int rcctl_audit (rcctl_t *c, int argc, char **argv);
 /* rcctl_retention.c */
 int rcctl_retention (rcctl_t *c, int argc, char **argv);
+/* rcctl_drill.c */
+int rcctl_drill (rcctl_t *c, int argc, char **argv);
 
 int
 main (int argc, char **argv)
@@ -612,7 +617,7 @@ main (int argc, char **argv)
         { "init", rcctl_init }, { "card", rcctl_card }, { "roster", rcctl_roster },
         { "status", rcctl_status }, { "peers", rcctl_peers }, { "heads", rcctl_heads }, { "export", rcctl_export },
         { "verify-log", rcctl_verify_log }, { "backup", rcctl_backup }, { "log", rcctl_log }, { "recover", rcctl_recover },
-        { "audit", rcctl_audit }, { "retention", rcctl_retention },
+        { "audit", rcctl_audit }, { "retention", rcctl_retention }, { "drill", rcctl_drill },
     };
     if (strcmp (cmd, "help") == 0) {
         usage (stdout);

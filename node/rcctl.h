@@ -52,4 +52,7 @@ int rcctl_verify_log (rcctl_t *c, int argc, char **argv);
 int rcctl_backup (rcctl_t *c, int argc, char **argv);
 int rcctl_log (rcctl_t *c, int argc, char **argv);
 
+/* rcctl_drill.c: status's ISOLATED line, from its JSON (nothing when not isolated). */
+void rcctl_drill_status_line (const json_t *status);
+
 #endif

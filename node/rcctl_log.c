@@ -429,6 +429,7 @@ rcctl_status (rcctl_t *c, int argc, char **argv)
                 I ("own_seq"), I ("hwm_committed"), I ("hwm_signed"));
         if (json_is_true (json_object_get (resp, "blocked")))
             printf ("BLOCKED     own entries missing, authoring nothing\n");
+        rcctl_drill_status_line (resp);
         printf ("log         %lld entries from %lld origins, %lld invalid, %lld fork records\n",
                 I ("entries"), I ("origins"), I ("invalid"), I ("forks"));
         size_t fi;

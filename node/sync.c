@@ -37,6 +37,8 @@ typedef struct {
 typedef struct {
     void *sub;                       /* to the peer's PUB */
     void *dealer;                    /* to the peer's ROUTER (sync) */
+    char ep_sub[RCN_TRANSPORT_ENDPOINT_MAX];     /* what each dials (source form with a */
+    char ep_dealer[RCN_TRANSPORT_ENDPOINT_MAX];  /* source address: disconnect with it) */
     void *mon_sub, *mon_dealer;
     rcn_transport_counts_t counts_sub, counts_dealer;
     recheck_t re_sub, re_dealer;
@@ -48,6 +50,8 @@ typedef struct {
 /* After a refused handshake libzmq 4.3 gives the endpoint up for good: we try again this
  * much later (the peer may have fixed its roster meanwhile). */
 #define RECONNECT_MS 5000
+#define REBIND_MS 1000               /* after a drill isolation, a bind that failed is retried */
+#define REBIND_LOG_MS 10000
 
 struct rcn_sync {
     const rcn_roster_t *roster;
@@ -69,6 +73,12 @@ struct rcn_sync {
     size_t nlive;
     uint64_t next_heartbeat;
     uint64_t served, serve_refused, router_malformed, published, publish_dropped;
+    /* What a drill's isolation needs to open the sockets again (rcn_sync_isolate). */
+    void *zctx;
+    rcn_transport_opts_t opts, pub_opts;
+    char source[RCN_TRANSPORT_ENDPOINT_MAX];   /* node.conf source_address; "" none */
+    bool isolated;
+    uint64_t rebind_at, rebind_logged;  /* mono ms; rebind_at 0: nothing to bind again */
     /* poll bookkeeping: which socket each returned item is */
     void *polled[2 + 2 * RCN_MAX_MEMBERS];
 };
@@ -78,6 +88,58 @@ region_of (const rcn_sync_t *s, size_t i, char buf[16])
 {
     snprintf (buf, 16, "%06u", rcn_roster_member (s->roster, i)->region);
     return buf;
+}
+
+/* Binds PUB and ROUTER at this member's roster endpoints, each with its monitor, whichever is
+ * not open (at the start, and again after a drill's isolation). */
+static int
+open_servers (rcn_sync_t *s, char *why, size_t whylen)
+{
+    const rcn_member_t *me = rcn_roster_member (s->roster, s->self);
+    int rc = RCN_OK;
+    if (!s->pub
+        && ((rc = rcn_transport_bind (s->zctx, ZMQ_PUB, me->pub, rcn_keys_curve_secret (s->keys),
+                                      &s->pub_opts, &s->pub, why, whylen)) != RCN_OK
+            || (rc = rcn_transport_monitor (s->zctx, s->pub, "pub", &s->mon_pub)) != RCN_OK))
+        return rc;
+    if (!s->router
+        && ((rc = rcn_transport_bind (s->zctx, ZMQ_ROUTER, me->sync,
+                                      rcn_keys_curve_secret (s->keys), &s->opts, &s->router, why,
+                                      whylen)) != RCN_OK
+            || (rc = rcn_transport_monitor (s->zctx, s->router, "sync", &s->mon_router)) != RCN_OK))
+        return rc;
+    return RCN_OK;
+}
+
+/* Connects SUB and DEALER to peer i, each with its monitor, from the source address if any. */
+static int
+open_link (rcn_sync_t *s, size_t i, char *why, size_t whylen)
+{
+    const rcn_member_t *m = rcn_roster_member (s->roster, i);
+    link_t *l = &s->links[i];
+    assert (!l->sub && !l->dealer && !l->mon_sub && !l->mon_dealer);
+    rcn_transport_opts_t o = s->opts;
+    o.source = s->source;
+    char label[32];
+    int rc;
+    if ((rc = rcn_transport_dial_endpoint (m->pub, s->source, l->ep_sub, sizeof l->ep_sub, why,
+                                           whylen)) != RCN_OK
+        || (rc = rcn_transport_dial_endpoint (m->sync, s->source, l->ep_dealer,
+                                              sizeof l->ep_dealer, why, whylen)) != RCN_OK
+        || (rc = rcn_transport_connect (s->zctx, ZMQ_SUB, m->pub, m->curve_key,
+                                        rcn_keys_curve_public (s->keys),
+                                        rcn_keys_curve_secret (s->keys), &o, &l->sub, why,
+                                        whylen)) != RCN_OK
+        || (rc = rcn_transport_connect (s->zctx, ZMQ_DEALER, m->sync, m->curve_key,
+                                        rcn_keys_curve_public (s->keys),
+                                        rcn_keys_curve_secret (s->keys), &o, &l->dealer, why,
+                                        whylen)) != RCN_OK)
+        return rc;
+    snprintf (label, sizeof label, "sub %06u", m->region);
+    if ((rc = rcn_transport_monitor (s->zctx, l->sub, label, &l->mon_sub)) != RCN_OK)
+        return rc;
+    snprintf (label, sizeof label, "dealer %06u", m->region);
+    return rcn_transport_monitor (s->zctx, l->dealer, label, &l->mon_dealer);
 }
 
 int
@@ -112,43 +174,28 @@ rcn_sync_open (void *zctx, const rcn_roster_t *roster, const rcn_keys_t *keys, r
             memcpy (allow[na++], rcn_roster_member (roster, i)->curve_key, 32);
     if ((rc = rcn_zap_start (zctx, (const uint8_t (*)[32]) allow, na, &s->zap, why, whylen)) != RCN_OK)
         goto fail;
-    rcn_transport_opts_t o;
-    rcn_transport_opts_default (&o);
-    o.max_msg = RCN_PULL_REPLY_MAX + 1024;
-    rcn_transport_opts_t po = o;                   /* PUB: the back-pressure knob */
+    rcn_transport_opts_default (&s->opts);
+    s->opts.max_msg = RCN_PULL_REPLY_MAX + 1024;
+    s->pub_opts = s->opts;                         /* PUB: the back-pressure knob */
     if (opts && opts->pub_hwm > 0)
-        po.sndhwm = opts->pub_hwm;
-    if ((rc = rcn_transport_bind (zctx, ZMQ_PUB, me->pub, rcn_keys_curve_secret (keys), &po,
-                                  &s->pub, why, whylen)) != RCN_OK
-        || (rc = rcn_transport_bind (zctx, ZMQ_ROUTER, me->sync, rcn_keys_curve_secret (keys), &o,
-                                     &s->router, why, whylen)) != RCN_OK
-        || (rc = rcn_transport_monitor (zctx, s->pub, "pub", &s->mon_pub)) != RCN_OK
-        || (rc = rcn_transport_monitor (zctx, s->router, "sync", &s->mon_router)) != RCN_OK)
-        goto fail;
-    for (size_t i = 0; i < s->n; i++) {
-        if (i == s->self)
-            continue;
-        const rcn_member_t *m = rcn_roster_member (roster, i);
-        if ((rc = rcn_transport_connect (zctx, ZMQ_SUB, m->pub, m->curve_key,
-                                         rcn_keys_curve_public (keys), rcn_keys_curve_secret (keys),
-                                         &o, &s->links[i].sub, why, whylen)) != RCN_OK
-            || (rc = rcn_transport_connect (zctx, ZMQ_DEALER, m->sync, m->curve_key,
-                                            rcn_keys_curve_public (keys),
-                                            rcn_keys_curve_secret (keys), &o,
-                                            &s->links[i].dealer, why, whylen)) != RCN_OK)
+        s->pub_opts.sndhwm = opts->pub_hwm;
+    if (opts && opts->source_address && *opts->source_address) {
+        char inner[512];
+        snprintf (s->source, sizeof s->source, "%s", opts->source_address);
+        if ((rc = rcn_transport_source_check (s->source, inner, sizeof inner)) != RCN_OK) {
+            rcn_errf (why, whylen, "source_address: %s", inner);
             goto fail;
-        char label[32];
-        snprintf (label, sizeof label, "sub %06u", m->region);
-        if ((rc = rcn_transport_monitor (zctx, s->links[i].sub, label, &s->links[i].mon_sub)) != RCN_OK)
-            goto fail;
-        snprintf (label, sizeof label, "dealer %06u", m->region);
-        if ((rc = rcn_transport_monitor (zctx, s->links[i].dealer, label,
-                                         &s->links[i].mon_dealer)) != RCN_OK)
-            goto fail;
+        }
     }
-    rcn_info ("sync: pub %s and sync %s bound behind the roster's %zu CURVE keys; %zu peers; "
+    s->zctx = zctx;
+    if ((rc = open_servers (s, why, whylen)) != RCN_OK)
+        goto fail;
+    for (size_t i = 0; i < s->n; i++)
+        if (i != s->self && (rc = open_link (s, i, why, whylen)) != RCN_OK)
+            goto fail;
+    rcn_info ("sync: pub %s and sync %s bound behind the roster's %zu CURVE keys; %zu peers%s%s; "
               "signatures checked on %zu threads", me->pub, me->sync, na, s->n - 1,
-              rcn_vpool_threads (s->pool));
+              s->source[0] ? ", dialled from " : "", s->source, rcn_vpool_threads (s->pool));
     *out = s;
     return RCN_OK;
 fail:
@@ -194,12 +241,14 @@ size_t
 rcn_sync_poll_items (rcn_sync_t *s, zmq_pollitem_t *items, size_t max)
 {
     size_t k = 0;
-    if (k < max) {
+    if (s->isolated)
+        return 0;                     /* drill: nothing is taken from peers */
+    if (k < max && s->router) {        /* NULL while a drill's rebind is pending */
         s->polled[k] = s->router;
         items[k++] = (zmq_pollitem_t) { s->router, 0, ZMQ_POLLIN, 0 };
     }
     for (size_t i = 0; i < s->n && k + 2 <= max; i++) {
-        if (i == s->self)
+        if (i == s->self || !s->links[i].sub || !s->links[i].dealer)
             continue;
         s->polled[k] = s->links[i].sub;
         items[k++] = (zmq_pollitem_t) { s->links[i].sub, 0, ZMQ_POLLIN, 0 };
@@ -465,6 +514,8 @@ static void
 watch_socket (rcn_sync_t *s, size_t i, void *sock, const char *endpoint, void *mon,
               rcn_transport_counts_t *c, recheck_t *rc, uint64_t now)
 {
+    if (!sock || !mon)
+        return;                       /* a drill's reconnection failed (logged) */
     rcn_transport_monitor_drain (mon, c);
     if (c->disconnected > rc->disconnects) {
         rc->disconnects = c->disconnected;
@@ -489,11 +540,11 @@ static void
 watch_link (rcn_sync_t *s, size_t i, uint64_t now)
 {
     link_t *l = &s->links[i];
-    const rcn_member_t *m = rcn_roster_member (s->roster, i);
     uint64_t refused_before = link_refused (l);
-    watch_socket (s, i, l->sub, m->pub, l->mon_sub, &l->counts_sub, &l->re_sub, now);
+    watch_socket (s, i, l->sub, l->ep_sub, l->mon_sub, &l->counts_sub, &l->re_sub, now);
     uint64_t dealer_drops = l->counts_dealer.disconnected;
-    watch_socket (s, i, l->dealer, m->sync, l->mon_dealer, &l->counts_dealer, &l->re_dealer, now);
+    watch_socket (s, i, l->dealer, l->ep_dealer, l->mon_dealer, &l->counts_dealer, &l->re_dealer,
+                  now);
     if (l->counts_dealer.disconnected > dealer_drops)
         rcn_repl_link_lost (s->repl, i);      /* what we asked on it is gone: ask again now */
     if (link_refused (l) > refused_before) {
@@ -503,14 +554,18 @@ watch_link (rcn_sync_t *s, size_t i, uint64_t now)
     }
 }
 
+static void rebind (rcn_sync_t *s, uint64_t now);
+
 void
 rcn_sync_tick (rcn_sync_t *s, uint64_t now)
 {
-    if (now >= s->next_heartbeat)
+    if (s->rebind_at && now >= s->rebind_at)
+        rebind (s, now);
+    if (!s->isolated && s->pub && now >= s->next_heartbeat)
         send_heartbeat (s, now);
     rcn_repl_tick (s->repl, now);
     rcn_pull_plan_t plan[RCN_REPL_PULLS_MAX];
-    size_t np = rcn_repl_plan_pulls (s->repl, now, plan, RCN_REPL_PULLS_MAX);
+    size_t np = s->isolated ? 0 : rcn_repl_plan_pulls (s->repl, now, plan, RCN_REPL_PULLS_MAX);
     for (size_t i = 0; i < np; i++) {
         rcn_pull_request_t req = { .request_id = plan[i].request_id, .from_seq = plan[i].from_seq,
                                    .max_bytes = RCN_PULL_MAX_BYTES };
@@ -518,14 +573,17 @@ rcn_sync_tick (rcn_sync_t *s, uint64_t now)
         memcpy (req.roster_hash, rcn_roster_hash (s->roster), 32);
         uint8_t *out = NULL;
         size_t len = 0;
-        if (rcn_pull_request_encode (&req, &out, &len) == RCN_OK) {
-            zmq_send (s->links[plan[i].peer].dealer, out, len, ZMQ_DONTWAIT);
+        void *dealer = s->links[plan[i].peer].dealer;
+        if (dealer && rcn_pull_request_encode (&req, &out, &len) == RCN_OK) {
+            zmq_send (dealer, out, len, ZMQ_DONTWAIT);
             free (out);
         }
     }
-    rcn_transport_monitor_drain (s->mon_pub, &s->counts_pub);
-    rcn_transport_monitor_drain (s->mon_router, &s->counts_router);
-    for (size_t i = 0; i < s->n; i++)
+    if (s->mon_pub)
+        rcn_transport_monitor_drain (s->mon_pub, &s->counts_pub);
+    if (s->mon_router)
+        rcn_transport_monitor_drain (s->mon_router, &s->counts_router);
+    for (size_t i = 0; !s->isolated && i < s->n; i++)
         if (i != s->self)
             watch_link (s, i, now);
 }
@@ -535,8 +593,8 @@ rcn_sync_publish (rcn_sync_t *s, const rcn_entry_t *e)
 {
     uint8_t *w = NULL;
     size_t len = 0;
-    if (rcn_entry_encode (e, &w, &len) != RCN_OK)
-        return;
+    if (s->isolated || !s->pub || rcn_entry_encode (e, &w, &len) != RCN_OK)
+        return;                       /* isolated: peers pull it after the drill */
     /* PUB drops when a subscriber lags (HWM): expected; anti-entropy repairs it. */
     if (zmq_send (s->pub, "E", 1, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0
         && zmq_send (s->pub, w, len, ZMQ_DONTWAIT) >= 0)
@@ -544,6 +602,70 @@ rcn_sync_publish (rcn_sync_t *s, const rcn_entry_t *e)
     else
         s->publish_dropped++;
     free (w);
+}
+
+/* Binds the servers a drill closed; what fails is tried again REBIND_MS later. */
+static void
+rebind (rcn_sync_t *s, uint64_t now)
+{
+    char why[512] = "";
+    s->rebind_at = 0;
+    if (open_servers (s, why, sizeof why) == RCN_OK) {
+        if (s->rebind_logged)
+            rcn_info ("drill: pub and sync are bound again: peers can reach this member");
+        s->rebind_logged = 0;
+        return;
+    }
+    if (!s->rebind_logged || now - s->rebind_logged >= REBIND_LOG_MS) {
+        rcn_warn ("drill: %s; retrying every %d s (peers cannot reach this member meanwhile)", why,
+                  REBIND_MS / 1000);
+        s->rebind_logged = now;
+    }
+    s->rebind_at = now + REBIND_MS;
+}
+
+void
+rcn_sync_isolate (rcn_sync_t *s, bool on, uint64_t now)
+{
+    if (on == s->isolated)
+        return;
+    s->isolated = on;
+    if (on) {
+        /* Closed, not left unpolled: libzmq would go on answering ZMTP heartbeats and queueing
+         * what peers send. Closing ends every connection at once (and drops what was queued),
+         * as a stopped node does; what we had asked for is given up with it. */
+        s->rebind_at = 0;
+        close_sock (&s->mon_pub);
+        close_sock (&s->pub);
+        close_sock (&s->mon_router);
+        close_sock (&s->router);
+        for (size_t i = 0; i < s->n; i++) {
+            link_t *l = &s->links[i];
+            if (i == s->self)
+                continue;
+            close_sock (&l->mon_sub);
+            close_sock (&l->sub);
+            close_sock (&l->mon_dealer);
+            close_sock (&l->dealer);
+            l->re_sub = (recheck_t) { .disconnects = l->counts_sub.disconnected };
+            l->re_dealer = (recheck_t) { .disconnects = l->counts_dealer.disconnected };
+            rcn_repl_link_lost (s->repl, i);
+        }
+        return;
+    }
+    char why[512] = "";
+    rebind (s, now);
+    for (size_t i = 0; i < s->n; i++)
+        if (i != s->self && (open_link (s, i, why, sizeof why)) != RCN_OK)
+            rcn_error ("drill: cannot connect to %06u again: %s",
+                       rcn_roster_member (s->roster, i)->region, why);
+    s->next_heartbeat = now;          /* tell the peers at once what we hold */
+}
+
+bool
+rcn_sync_isolated (const rcn_sync_t *s)
+{
+    return s->isolated;
 }
 
 bool

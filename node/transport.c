@@ -14,6 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <zmq.h>
 
 #include <sodium.h>
@@ -385,6 +389,56 @@ rcn_transport_opts_default (rcn_transport_opts_t *o)
     o->max_msg = RCN_TRANSPORT_MSG_MAX;
     o->sndhwm = 1000;
     o->rcvhwm = 1000;
+    o->source = NULL;
+}
+
+int
+rcn_transport_dial_endpoint (const char *endpoint, const char *source, char *buf, size_t len,
+                             char *why, size_t whylen)
+{
+    assert (endpoint && buf);
+    int n;
+    if (!source || !*source)
+        n = snprintf (buf, len, "%s", endpoint);
+    else if (strncmp (endpoint, "tcp://", 6) != 0) {
+        rcn_errf (why, whylen, "%s: a source address applies to tcp:// endpoints only", endpoint);
+        return RCN_EINVAL;
+    }
+    else
+        n = snprintf (buf, len, "tcp://%s:0;%s", source, endpoint + 6);
+    if (n < 0 || (size_t) n >= len) {
+        rcn_errf (why, whylen, "%s: endpoint too long", endpoint);
+        buf[0] = '\0';
+        return RCN_EINVAL;
+    }
+    return RCN_OK;
+}
+
+int
+rcn_transport_source_check (const char *source, char *why, size_t whylen)
+{
+    assert (source);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = 0 };
+    if (inet_pton (AF_INET, source, &a.sin_addr) != 1) {
+        rcn_errf (why, whylen, "source address '%s' is not an IPv4 address", source);
+        return RCN_EINVAL;
+    }
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rcn_errf (why, whylen, "source address %s: socket: %s", source, strerror (errno));
+        return RCN_EIO;
+    }
+    int rc = RCN_OK;
+    if (bind (fd, (const struct sockaddr *) &a, sizeof a) != 0) {
+        if (errno == EADDRNOTAVAIL)
+            rcn_errf (why, whylen, "%s is not an address of this machine (or of its network "
+                      "namespace): %s", source, strerror (errno));
+        else
+            rcn_errf (why, whylen, "%s: cannot bind a socket to it: %s", source, strerror (errno));
+        rc = RCN_EIO;
+    }
+    close (fd);
+    return rc;
 }
 
 /* Sets one option; on failure fills `why` with the endpoint and the option's name. */
@@ -511,7 +565,11 @@ rcn_transport_connect (void *zctx, int type, const char *endpoint,
         o = &def;
     }
     assert (o->max_msg > 0 && o->max_msg <= INT64_MAX - CURVE_OVERHEAD);
-    int rc = RCN_EIO;
+    char dial[RCN_TRANSPORT_ENDPOINT_MAX];
+    int rc = rcn_transport_dial_endpoint (endpoint, o->source, dial, sizeof dial, why, whylen);
+    if (rc != RCN_OK)
+        return rc;
+    endpoint = dial;
     void *s = zmq_socket (zctx, type);
     if (!s) {
         rcn_errf (why, whylen, "%s: zmq_socket: %s", endpoint, zmq_strerror (errno));
@@ -582,7 +640,7 @@ rcn_transport_monitor (void *zctx, void *sock, const char *label, void **mon_out
      * good. Dial again, now that every event is seen. */
     int type = 0;
     size_t type_len = sizeof type;
-    char last[256] = "";
+    char last[RCN_TRANSPORT_ENDPOINT_MAX] = "";
     size_t last_len = sizeof last;
     if (zmq_getsockopt (sock, ZMQ_TYPE, &type, &type_len) == 0
         && (type == ZMQ_SUB || type == ZMQ_DEALER)
@@ -655,7 +713,7 @@ rcn_transport_monitor_drain (void *mon, rcn_transport_counts_t *c)
         }
         /* The endpoint frame travels with the head (one message): it is there already. */
         int more = zmq_msg_more (&head);
-        char ep[160] = "?";
+        char ep[RCN_TRANSPORT_ENDPOINT_MAX] = "?";
         bool first = true;
         while (more) {
             zmq_msg_init (&addr);

@@ -27,6 +27,7 @@ sample (rcn_conf_t *c)
     c->map_size_mb = 2048;
     snprintf (c->operator_name, sizeof c->operator_name, "Li Wei");
     c->pub_hwm = 50;
+    snprintf (c->source_address, sizeof c->source_address, "10.0.0.7");
 }
 
 static char *
@@ -77,6 +78,7 @@ test_round_trip (void)
     CHECK_EQ (got.map_size_mb, 2048);
     CHECK (strcmp (got.operator_name, "Li Wei") == 0);
     CHECK_EQ (got.pub_hwm, 50);
+    CHECK (strcmp (got.source_address, "10.0.0.7") == 0);
 
     /* The file explains itself: every key has a comment before it. */
     FILE *f = fopen (p, "r");
@@ -91,7 +93,7 @@ test_round_trip (void)
         snprintf (prev, sizeof prev, "%s", line);
     }
     fclose (f);
-    CHECK_EQ (keys, 11);
+    CHECK_EQ (keys, 12);
     CHECK_EQ (commented, keys);
 
     /* Loaded paths are absolute; writing the loaded conf elsewhere keeps them working. */
@@ -144,6 +146,7 @@ test_defaults (void)
     c.map_size_mb = 0;
     c.operator_name[0] = '\0';
     c.pub_hwm = 0;
+    c.source_address[0] = '\0';
     char why[1024] = "";
     REQUIRE (rcn_conf_write (d, &c, why, sizeof why) == RCN_OK);
     REQUIRE (rcn_conf_load (d, &got, why, sizeof why) == RCN_OK);
@@ -159,16 +162,20 @@ test_defaults (void)
     CHECK (strcmp (got.operator_name, "") == 0);
     CHECK_EQ (got.pub_hwm, RCN_CONF_HWM_DEFAULT);
     CHECK_EQ (got.pub_hwm, 1000);              /* libzmq's, what the transport used before */
+    CHECK (strcmp (got.source_address, "") == 0);  /* none: the system picks */
     /* A default is written commented out, with its value, for the operator to see. */
     char p0[PATH_MAX + 32], line[512];
     snprintf (p0, sizeof p0, "%s/node.conf", d);
     FILE *f0 = fopen (p0, "r");
     REQUIRE (f0);
-    bool shown = false;
-    while (fgets (line, sizeof line, f0))
+    bool shown = false, source_shown = false;
+    while (fgets (line, sizeof line, f0)) {
         shown |= strcmp (line, "# pub_hwm = 1000\n") == 0;
+        source_shown |= strcmp (line, "# source_address = 127.0.0.3\n") == 0;
+    }
     fclose (f0);
     CHECK (shown);
+    CHECK (source_shown);                      /* documented, commented out, with an example */
     free (d);
 
     /* Minimal hand-written file: spaces optional, tabs, CRLF, comments and blank lines. */
@@ -188,6 +195,7 @@ test_defaults (void)
     CHECK (strcmp (got.sync, "tcp://10.0.0.1:7001") == 0);
     CHECK (strcmp (got.operator_name, "Wang # not a comment: the whole value") == 0);
     CHECK_EQ (got.pub_hwm, RCN_CONF_HWM_DEFAULT);
+    CHECK (strcmp (got.source_address, "") == 0);
 
         /* The node dir reached through a symlink is stored resolved. */
     char link[PATH_MAX + 32];
@@ -268,6 +276,41 @@ test_pub_hwm (void)
     }
 }
 
+/* source_address: IPv4 dotted quads are taken as written (the refusals are in test_errors). */
+static void
+test_source_address (void)
+{
+    static const struct {
+        const char *line;
+        const char *want;
+    } cases[] = {
+        { "source_address = 127.0.0.3\n", "127.0.0.3" },
+        { "source_address=10.20.30.40\r\n", "10.20.30.40" },
+        { "\tsource_address =  255.255.255.255 \n", "255.255.255.255" },
+        { "# source_address = 127.0.0.9\n", "" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[32];
+        snprintf (name, sizeof name, "src%zu", i);
+        char *d = node_dir (name);
+        char p[PATH_MAX + 32];
+        snprintf (p, sizeof p, "%s/node.conf", d);
+        FILE *f = fopen (p, "w");
+        REQUIRE (f);
+        fputs (L1 L2 L3 L4, f);
+        fputs (cases[i].line, f);
+        fclose (f);
+        rcn_conf_t got;
+        char why[1024] = "";
+        int rc = rcn_conf_load (d, &got, why, sizeof why);
+        if (rc)
+            fprintf (stderr, "    %s: why: %s\n", cases[i].line, why);
+        CHECK_EQ (rc, RCN_OK);
+        CHECK (rc != RCN_OK || strcmp (got.source_address, cases[i].want) == 0);
+        free (d);
+    }
+}
+
 static void
 test_errors (void)
 {
@@ -314,6 +357,20 @@ test_errors (void)
     BAD (L1 L2 "pub_hwm = 1\n" L3 L4 "pub_hwm = 2\n",
          "node.conf:6: duplicate key 'pub_hwm' (first set on line 3)");
     BAD (L1 L2 L3 L4 "PUB_HWM = 1\n", "node.conf:5: unknown key 'PUB_HWM'");
+    BAD (L1 L2 L3 L4 "source_address = 127.0.0.300\n",
+         "node.conf:5: source_address: '127.0.0.300' is not an IPv4 address in dotted quad form");
+    BAD (L1 L2 L3 L4 "source_address = 127.0.0\n", "node.conf:5: source_address: '127.0.0' is not");
+    BAD (L1 L2 L3 L4 "source_address = 127.000.0.3\n", "node.conf:5: source_address: '127.000.0.3'");
+    BAD (L1 L2 L3 L4 "source_address = ::1\n", "node.conf:5: source_address: '::1' is not an IPv4");
+    BAD (L1 L2 L3 L4 "source_address = localhost\n", "node.conf:5: source_address: 'localhost'");
+    BAD (L1 L2 L3 L4 "source_address = tcp://127.0.0.3:0\n", "node.conf:5: source_address:");
+    BAD (L1 L2 L3 L4 "source_address = 127.0.0.3:0\n", "node.conf:5: source_address:");
+    BAD (L1 L2 L3 L4 "source_address = 127.0.0.3 \t x\n", "node.conf:5: source_address:");
+    BAD (L1 L2 L3 L4 "source_address =\n", "node.conf:5: source_address: '' is not");
+    BAD (L1 L2 L3 L4 "source_address = 0.0.0.0\n",
+         "node.conf:5: source_address: 0.0.0.0 means any address: leave the key out instead");
+    BAD (L1 L2 "source_address = 127.0.0.2\n" L3 L4 "source_address = 127.0.0.3\n",
+         "node.conf:6: duplicate key 'source_address' (first set on line 3)");
     BAD (L1 L2 L3 L4 "roster =\n", "node.conf:5: roster: empty path");
     BAD (L1 L2 L3 L4 "\n\n\nkeys =   \n", "node.conf:8: keys: empty path");
     BAD (L1 L2 L3 L4 "operator = \x7f\n", "node.conf:5: operator:");
@@ -378,6 +435,12 @@ test_write_refuses (void)
     CHECK (strstr (why, "pub_hwm") != NULL);
     CHECK (access (p, F_OK) != 0);
 
+    sample (&c);
+    snprintf (c.source_address, sizeof c.source_address, "10.0.0.256");
+    CHECK_EQ (rcn_conf_write (d, &c, why, sizeof why), RCN_EINVAL);
+    CHECK (strstr (why, "source_address") != NULL);
+    CHECK (access (p, F_OK) != 0);
+
     snprintf (p, sizeof p, "%s/missing", root);
     sample (&c);
     CHECK_EQ (rcn_conf_write (p, &c, why, sizeof why), RCN_EIO);
@@ -395,6 +458,7 @@ main (void)
     RUN (test_round_trip);
     RUN (test_defaults);
     RUN (test_pub_hwm);
+    RUN (test_source_address);
     RUN (test_errors);
     RUN (test_write_refuses);
     rcn_test_rmtree (root);

@@ -27,11 +27,13 @@ typedef struct rcn_sync rcn_sync_t;
  * entries (PUB drops them for it); anti-entropy repairs that. */
 typedef struct {
     int pub_hwm;
+    const char *source_address;      /* node.conf source_address: connections to peers leave
+                                        from this IPv4 address; NULL or "": any */
 } rcn_sync_opts_t;
 
 /* Starts ZAP, binds, connects to every peer. Borrowed: zctx, roster, keys, store outlive it;
  * opts (NULL: defaults) is read here only. RCN_EIO with `why` naming the endpoint when a bind
- * fails. Caller owns *out. */
+ * fails, or the source address when this machine lacks it. Caller owns *out. */
 int rcn_sync_open (void *zctx, const rcn_roster_t *roster, const rcn_keys_t *keys,
                    rcn_store_t *store, const rcn_sync_opts_t *opts, rcn_sync_t **out,
                    char *why, size_t whylen) RCN_MUST;
@@ -46,8 +48,19 @@ void rcn_sync_handle (rcn_sync_t *s, const zmq_pollitem_t *items, size_t n, uint
 /* Heartbeat when due, peers up/down, pulls to send, socket monitors. now: mono ms. */
 void rcn_sync_tick (rcn_sync_t *s, uint64_t now);
 
-/* Publishes one of this member's entries, durable already. */
+/* Publishes one of this member's entries, durable already (nothing while isolated). */
 void rcn_sync_publish (rcn_sync_t *s, const rcn_entry_t *e);
+
+/* Drill isolation (rcctl drill isolate / rejoin): the member acts out its own outage without
+ * being stopped. On: its PUB, ROUTER, SUBs and DEALERs are closed — every connection ends at
+ * once and new ones are refused, as for a stopped node; what they had queued is dropped and
+ * pulls in flight are given up — so nothing is sent or taken: no entry, heartbeat or pull, none
+ * served. Repl still ticks, so each side sees the other down after RCN_REPL_DOWN_MS. ZAP keeps
+ * running. Off: binds and dials again, as at the start (a bind that fails, the port not yet
+ * released, is retried every second, logged); heartbeats resume at once and anti-entropy
+ * catches up both ways. Idempotent. */
+void rcn_sync_isolate (rcn_sync_t *s, bool on, uint64_t now);
+bool rcn_sync_isolated (const rcn_sync_t *s);
 
 /* Whether an up peer holds origin's seq (its heartbeat shows it); *region gets the peer's. */
 bool rcn_sync_peer_holds (const rcn_sync_t *s, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq,

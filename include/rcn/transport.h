@@ -69,11 +69,31 @@ typedef struct {
     int64_t max_msg;         /* largest inbound message part, bytes (see above) */
     int sndhwm;              /* ZMQ_SNDHWM, messages (0: no limit) */
     int rcvhwm;              /* ZMQ_RCVHWM, messages */
+    const char *source;      /* client side: the IPv4 address connections leave from (see
+                                rcn_transport_dial_endpoint); NULL or "": any. Borrowed for the
+                                call only */
 } rcn_transport_opts_t;
 
-/* max_msg RCN_TRANSPORT_MSG_MAX, sndhwm and rcvhwm 1000 (libzmq's). Memory held for one peer
- * can reach rcvhwm * max_msg: lower either for a node with many peers. */
+/* max_msg RCN_TRANSPORT_MSG_MAX, sndhwm and rcvhwm 1000 (libzmq's), no source. Memory held for
+ * one peer can reach rcvhwm * max_msg: lower either for a node with many peers. */
 void rcn_transport_opts_default (rcn_transport_opts_t *o);
+
+/* Room for any endpoint rcn_transport_dial_endpoint makes (and ZMQ_LAST_ENDPOINT reads). */
+#define RCN_TRANSPORT_ENDPOINT_MAX 256
+
+/* The endpoint a client socket dials for `endpoint` (tcp://HOST:PORT): itself, or, with a
+ * source address, ZeroMQ's source form "tcp://SOURCE:0;HOST:PORT" (zmq_tcp(7); port 0: any),
+ * so that the connection leaves from SOURCE. Use the same string to zmq_disconnect and dial
+ * again. RCN_EINVAL with `why` when endpoint is not tcp:// or the result does not fit in len
+ * (RCN_TRANSPORT_ENDPOINT_MAX is enough for a roster endpoint). */
+int rcn_transport_dial_endpoint (const char *endpoint, const char *source, char *buf, size_t len,
+                                 char *why, size_t whylen) RCN_MUST;
+
+/* Whether source (an IPv4 address) is one of this machine's: a TCP socket can be bound to it.
+ * Dialling from an address the machine lacks fails in libzmq's I/O thread, silently and for
+ * ever, so a node checks once at its start. RCN_EINVAL (not an IPv4 address) or RCN_EIO with
+ * `why` naming the address and the reason. */
+int rcn_transport_source_check (const char *source, char *why, size_t whylen) RCN_MUST;
 
 /* Every socket gets, before bind or connect: ZMQ_MAXMSGSIZE, HWMs (from o; NULL: defaults),
  * ZMQ_LINGER 0, TCP keepalive (idle 10 s, interval 2 s, 3 probes), ZMTP heartbeats (every
@@ -90,7 +110,8 @@ int rcn_transport_bind (void *zctx, int type, const char *endpoint, const uint8_
                         const rcn_transport_opts_t *o, void **out, char *why, size_t whylen) RCN_MUST;
 
 /* Client side: a CURVE client (type ZMQ_SUB, subscribed to everything, or ZMQ_DEALER) that
- * expects the server key server_public and presents my_public / my_secret, with ZMQ_IMMEDIATE
+ * dials endpoint (from o->source when set: rcn_transport_dial_endpoint), expects the server
+ * key server_public and presents my_public / my_secret, with ZMQ_IMMEDIATE
  * (nothing is queued for a peer until its handshake is done: a DEALER send fails with EAGAIN
  * instead). Connects in the background and reconnects after a lost connection. But after a
  * REFUSED handshake (the peer's ZAP said no, a wrong server key, a wrong mechanism: a monitor's
