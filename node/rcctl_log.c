@@ -270,6 +270,21 @@ print_owed (const json_t *owed)
     }
 }
 
+/* " (330000 340000)" of a list of region codes into buf; "" when empty; cut at len. */
+static void
+in_parens (const json_t *codes, char *buf, size_t len)
+{
+    size_t i, off = 0;
+    const json_t *x;
+    buf[0] = '\0';
+    json_array_foreach (codes, i, x)
+        if (off < len)
+            off += (size_t) snprintf (buf + off, len - off, "%s%s", i ? " " : " (",
+                                      json_string_value (x));
+    if (off && off < len - 1)
+        strcat (buf, ")");
+}
+
 /* "last round  2026-11-22 15:00: 3 on time, 1 late (330000), 0 missing; ours on time, 3/3 acks" */
 static void
 print_round (const json_t *r)
@@ -281,23 +296,9 @@ print_round (const json_t *r)
         return;
     }
     const json_t *t = json_object_get (r, "tally"), *own = json_object_get (r, "own");
-    char late[128] = "", missing[128] = "";
-    size_t i, off;
-    const json_t *x;
-    off = 0;
-    json_array_foreach (json_object_get (r, "late"), i, x)
-        if (off < sizeof late)
-            off += (size_t) snprintf (late + off, sizeof late - off, "%s%s", i ? " " : " (",
-                                      json_string_value (x));
-    if (off && off < sizeof late - 1)
-        strcat (late, ")");
-    off = 0;
-    json_array_foreach (json_object_get (r, "missing"), i, x)
-        if (off < sizeof missing)
-            off += (size_t) snprintf (missing + off, sizeof missing - off, "%s%s", i ? " " : " (",
-                                      json_string_value (x));
-    if (off && off < sizeof missing - 1)
-        strcat (missing, ")");
+    char late[128], missing[128];
+    in_parens (json_object_get (r, "late"), late, sizeof late);
+    in_parens (json_object_get (r, "missing"), missing, sizeof missing);
     printf ("%-*s%s %s: %lld on time, %lld late%s, %lld missing%s, %lld pending\n", W_LABEL,
             "last round", jstr (r, "date"), jstr (r, "slot"), jint (t, "on_time"), jint (t, "late"),
             late, jint (t, "missing"), missing, jint (t, "pending"));

@@ -380,6 +380,31 @@ str_field (const json_t *o, const char *k)
     return json_string_value (json_object_get (o, k));
 }
 
+/* A slot named by date and "HH:MM" that the roster schedules: its minute and Unix ms.
+ * RCN_EINVAL with `why` ("<what>: …") otherwise. */
+static int
+roster_slot (const rcn_policy_t *p, const char *date, const char *slot, const char *what,
+             int *minute, uint64_t *slot_ms, char *why, size_t whylen)
+{
+    if (!date || !slot || rcn_slot_parse (slot, minute) != RCN_OK) {
+        rcn_errf (why, whylen, "%s: needs a date YYYY-MM-DD and a slot HH:MM", what);
+        return RCN_EINVAL;
+    }
+    bool in_roster = false;
+    for (int i = 0; i < p->n_rounds; i++)
+        in_roster |= p->rounds[i] == *minute;
+    if (!in_roster) {
+        rcn_errf (why, whylen, "%s: %s is not a slot of the roster", what, slot);
+        return RCN_EINVAL;
+    }
+    char w[256];
+    if (rcn_slot_ms (p, date, *minute, slot_ms, w, sizeof w) != RCN_OK) {
+        rcn_errf (why, whylen, "%s: %s", what, w);
+        return RCN_EINVAL;
+    }
+    return RCN_OK;
+}
+
 static int
 author_report (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *b, uint64_t now_ms,
                uint8_t **body, size_t *body_len, char *why, size_t whylen)
@@ -388,18 +413,7 @@ author_report (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *b, 
     const char *date = str_field (b, "date"), *slot = str_field (b, "slot");
     int minute = -1;
     uint64_t slot_ms;
-    if (!date || !slot || rcn_slot_parse (slot, &minute) != RCN_OK) {
-        rcn_errf (why, whylen, "round report: needs \"date\" YYYY-MM-DD and \"slot\" HH:MM");
-        return RCN_EINVAL;
-    }
-    bool in_roster = false;
-    for (int i = 0; i < p->n_rounds; i++)
-        in_roster |= p->rounds[i] == minute;
-    if (!in_roster) {
-        rcn_errf (why, whylen, "round report: %s is not a slot of the roster", slot);
-        return RCN_EINVAL;
-    }
-    if (rcn_slot_ms (p, date, minute, &slot_ms, why, whylen) != RCN_OK)
+    if (roster_slot (p, date, slot, "round report", &minute, &slot_ms, why, whylen) != RCN_OK)
         return RCN_EINVAL;
     if (slot_ms > now_ms) {
         rcn_errf (why, whylen, "round report: the %s %s slot has not come yet", date, slot);
@@ -915,23 +929,12 @@ proof_json (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query,
     uint64_t slot_ms;
     uint32_t only = 0;
     char w[256];
-    if (!date || !slot || rcn_slot_parse (slot, &minute) != RCN_OK) {
-        rcn_errf (why, whylen, "rounds proof: --date YYYY-MM-DD and --slot HH:MM are required");
+    if (roster_slot (p, date, slot, "rounds proof", &minute, &slot_ms, why, whylen) != RCN_OK)
         return NULL;
-    }
     if (region && rcn_region_parse (region, &only, w, sizeof w) != RCN_OK) {
         rcn_errf (why, whylen, "rounds proof: --region: %s", w);
         return NULL;
     }
-    bool in_roster = false;
-    for (int i = 0; i < p->n_rounds; i++)
-        in_roster |= p->rounds[i] == minute;
-    if (!in_roster) {
-        rcn_errf (why, whylen, "rounds proof: %s is not a slot of the roster", slot);
-        return NULL;
-    }
-    if (rcn_slot_ms (p, date, minute, &slot_ms, why, whylen) != RCN_OK)
-        return NULL;
     size_t rlen;
     const uint8_t *rbytes = rcn_roster_bytes (roster, &rlen);
     char *rb = rcn_base64 (rbytes, rlen), hex[65];
