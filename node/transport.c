@@ -575,8 +575,12 @@ rcn_transport_connect (void *zctx, int type, const char *endpoint,
         rcn_errf (why, whylen, "%s: zmq_socket: %s", endpoint, zmq_strerror (errno));
         return RCN_EIO;
     }
+    /* IMMEDIATE keeps a DEALER from queueing requests for a peer it is not connected to. Not
+     * on SUB: with it, libzmq 4.3 ends the pipe at once when the connection drops (a ZMTP
+     * heartbeat timeout after a SIGSTOP, say), and a two-frame message whose first frame we
+     * had already read then aborts libzmq (fq.cpp: assertion !_more; cluster/drill found it). */
     if ((rc = set_common (s, o, endpoint, why, whylen))
-        || (rc = SET_INT (s, ZMQ_IMMEDIATE, 1, endpoint, why, whylen))
+        || (rc = SET_INT (s, ZMQ_IMMEDIATE, type == ZMQ_DEALER, endpoint, why, whylen))
         || (rc = set_opt (s, ZMQ_CURVE_SERVERKEY, "ZMQ_CURVE_SERVERKEY", server_public, 32,
                           endpoint, why, whylen))
         || (rc = set_opt (s, ZMQ_CURVE_PUBLICKEY, "ZMQ_CURVE_PUBLICKEY", my_public, 32,
