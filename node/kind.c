@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rcn/region.h"
+#include "rcn/store.h"
 
 #include "rcn.pb-c.h"
 
@@ -25,6 +26,37 @@ rcn_kind_by_name (const char *name)
     for (size_t i = 0; name && rcn_kinds[i]; i++)
         if (strcmp (rcn_kinds[i]->name, name) == 0)
             return rcn_kinds[i];
+    return NULL;
+}
+
+typedef struct {
+    const rcn_kind_t *k;
+    const rcn_kind_env_t *env;
+    const json_t *query;
+    uint64_t now_ms;
+    json_t *out;
+    char why[512];
+} list_ctx_t;
+
+static int
+list_in_view (const rcn_view_t *v, void *ctx)
+{
+    list_ctx_t *l = ctx;
+    l->out = l->k->list (v, l->env, l->query, l->now_ms, l->why, sizeof l->why);
+    return RCN_OK;
+}
+
+json_t *
+rcn_kind_list (rcn_store_t *s, const rcn_kind_t *k, const rcn_kind_env_t *env,
+               const json_t *query, uint64_t now_ms, char *why, size_t whylen)
+{
+    list_ctx_t l = { .k = k, .env = env, .query = query, .now_ms = now_ms };
+    int rc = k->list ? rcn_store_read (s, k, list_in_view, &l) : RCN_ENOTFOUND;
+    if (rc == RCN_OK && l.out)
+        return l.out;
+    json_decref (l.out);
+    rcn_errf (why, whylen, "%s", l.why[0] ? l.why : !k->list ? "the kind lists nothing"
+                                  : rcn_strerror (rc));
     return NULL;
 }
 

@@ -139,22 +139,6 @@ common_flags (rcctl_t *c, int *argc, char **argv, const char **status, const cha
     return RC_OK;
 }
 
-typedef struct {
-    const rcn_kind_t *k;
-    rcn_kind_env_t env;
-    const json_t *query;
-    json_t *out;
-    char why[512];
-} list_ctx_t;
-
-static int
-list_in_view (const rcn_view_t *v, void *ctx)
-{
-    list_ctx_t *l = ctx;
-    l->out = l->k->list (v, &l->env, l->query, rcn_now_ms (), l->why, sizeof l->why);
-    return l->out ? RCN_OK : RCN_EDB;
-}
-
 static bool
 verb_in (const char *const *verbs, const char *verb)
 {
@@ -212,16 +196,11 @@ kind_list (rcctl_t *c, const rcn_kind_t *k, const json_t *req, json_t **out)
     char region[16];
     snprintf (region, sizeof region, "%06u", conf.region);
     json_object_set_new (query, "self_region", json_string (region));
-    list_ctx_t l = { .k = k, .query = query };
-    l.env.roster = roster;
-    l.env.region = conf.region;
-    int rc = rcn_store_read (store, k, list_in_view, &l);
-    if (rc != RCN_OK)
+    rcn_kind_env_t env = { .roster = roster, .region = conf.region };
+    char why[512];
+    if (!(*out = rcn_kind_list (store, k, &env, query, rcn_now_ms (), why, sizeof why)))
         code = rcctl_fail (RC_FAIL, "%s %s: %s", k->name,
-                           json_string_value (json_object_get (req, "verb")),
-                           l.why[0] ? l.why : rcn_strerror (rc));
-    else
-        *out = l.out;
+                           json_string_value (json_object_get (req, "verb")), why);
     json_decref (query);
     rcn_store_destroy (&store);
     rcn_roster_destroy (&roster);

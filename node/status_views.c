@@ -14,51 +14,25 @@
 #include "rcn/roster.h"
 #include "rcn/schedule.h"
 
-typedef struct {
-    const rcn_kind_t *k;
-    const rcn_kind_env_t *env;
-    const json_t *query;
-    uint64_t now_ms;
-    json_t *out;
-    char why[256];
-} list_ctx_t;
-
-static int
-list_in_view (const rcn_view_t *v, void *ctx)
-{
-    list_ctx_t *l = ctx;
-    l->out = l->k->list (v, l->env, l->query, l->now_ms, l->why, sizeof l->why);
-    return RCN_OK;
-}
-
-/* Kind `name`'s list for query (borrowed) in one read transaction (the caller's, when called
- * inside one), into *out (owned); an empty array when the kind is not built in. As for rcctl's
- * lists, the kind gets no sealing keys. */
+/* Kind `name`'s list for query (borrowed), in the caller's read transaction when called inside
+ * one, into *out (owned); an empty array when the kind is not built in. As for rcctl's lists,
+ * the kind gets no sealing keys. */
 static int
 kind_list (rcn_store_t *s, const char *name, const rcn_kind_env_t *env, const json_t *query,
            uint64_t now_ms, json_t **out, char *why, size_t whylen)
 {
     const rcn_kind_t *k = rcn_kind_by_name (name);
-    *out = NULL;
     if (!k || !k->list) {
         *out = json_array ();
         return *out ? RCN_OK : RCN_ENOMEM;
     }
     rcn_kind_env_t clear = *env;
     clear.seal = NULL;
-    list_ctx_t l = { .k = k, .env = &clear, .query = query, .now_ms = now_ms };
-    int rc = rcn_store_read (s, k, list_in_view, &l);
-    if (rc == RCN_OK && !l.out) {
-        rcn_errf (why, whylen, "%s view: %s", name, l.why[0] ? l.why : "no list");
-        rc = RCN_EDB;
-    }
-    else if (rc != RCN_OK)
-        rcn_errf (why, whylen, "%s view: %s", name, rcn_strerror (rc));
-    if (rc != RCN_OK)
-        json_decref (l.out);
-    else
-        *out = l.out;
-    return rc;
+    char w[512];
+    if ((*out = rcn_kind_list (s, k, &clear, query, now_ms, w, sizeof w)))
+        return RCN_OK;
+    rcn_errf (why, whylen, "%s view: %s", name, w);
+    return RCN_EDB;
 }
 
 static const char *

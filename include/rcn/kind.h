@@ -193,6 +193,12 @@ void rcn_kind_region_json (json_t *o, const char *prefix, const rcn_roster_t *r,
 json_t *rcn_kind_newest_first (json_t *items, const char *time_field, const char *what,
                                char *why, size_t whylen);
 
+/* Runs k's `list` with query (borrowed) in a read transaction of store s (the caller's, when
+ * called inside one) against now_ms, as rcctl's lists do. Caller owns the result; NULL with
+ * `why` (the kind's reason, or the store's) on failure. */
+json_t *rcn_kind_list (rcn_store_t *s, const rcn_kind_t *k, const rcn_kind_env_t *env,
+                       const json_t *query, uint64_t now_ms, char *why, size_t whylen);
+
 /* The proto's name of entry kind `kind` in lower case without "KIND_" ("case_notice",
  * "round_report"), as export names it; false when the proto has no such value. */
 bool rcn_kind_entry_name (uint32_t kind, char *buf, size_t len);
