@@ -74,6 +74,18 @@ rcn_kind_entry_name (uint32_t kind, char *buf, size_t len)
     return true;
 }
 
+json_t *
+rcn_kind_regions_json (const uint32_t *codes, size_t n)
+{
+    json_t *arr = json_array ();
+    char code[16];
+    for (size_t i = 0; arr && i < n; i++) {
+        snprintf (code, sizeof code, "%06u", codes[i]);
+        json_array_append_new (arr, json_string (code));
+    }
+    return arr;
+}
+
 void
 rcn_kind_region_json (json_t *o, const char *prefix, const rcn_roster_t *r,
                       const uint8_t origin[RCN_KEY_SIZE])

@@ -240,6 +240,27 @@ expect_bad (int line, const char *text, const char *want)
 #define L3 "pub = tcp://sh:7000\n"
 #define L4 "sync = tcp://sh:7001\n"
 
+/* Loads a node dir `name` whose node.conf is the four lines above plus `line` (the reason goes
+ * to stderr when it is refused). */
+static int
+load_with (const char *name, const char *line, rcn_conf_t *got)
+{
+    char *d = node_dir (name);
+    char p[PATH_MAX + 32];
+    snprintf (p, sizeof p, "%s/node.conf", d);
+    FILE *f = fopen (p, "w");
+    REQUIRE (f);
+    fputs (L1 L2 L3 L4, f);
+    fputs (line, f);
+    fclose (f);
+    char why[1024] = "";
+    int rc = rcn_conf_load (d, got, why, sizeof why);
+    if (rc)
+        fprintf (stderr, "    %s: why: %s\n", line, why);
+    free (d);
+    return rc;
+}
+
 /* pub_hwm: taken at both ends of its range and in between (the default when absent is checked
  * in test_defaults, the refusals in test_errors). */
 static void
@@ -257,22 +278,10 @@ test_pub_hwm (void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[32];
         snprintf (name, sizeof name, "hwm%zu", i);
-        char *d = node_dir (name);
-        char p[PATH_MAX + 32];
-        snprintf (p, sizeof p, "%s/node.conf", d);
-        FILE *f = fopen (p, "w");
-        REQUIRE (f);
-        fputs (L1 L2 L3 L4, f);
-        fputs (cases[i].line, f);
-        fclose (f);
         rcn_conf_t got;
-        char why[1024] = "";
-        int rc = rcn_conf_load (d, &got, why, sizeof why);
-        if (rc)
-            fprintf (stderr, "    %s: why: %s\n", cases[i].line, why);
+        int rc = load_with (name, cases[i].line, &got);
         CHECK_EQ (rc, RCN_OK);
         CHECK_EQ (got.pub_hwm, cases[i].want);
-        free (d);
     }
 }
 
@@ -292,22 +301,10 @@ test_source_address (void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char name[32];
         snprintf (name, sizeof name, "src%zu", i);
-        char *d = node_dir (name);
-        char p[PATH_MAX + 32];
-        snprintf (p, sizeof p, "%s/node.conf", d);
-        FILE *f = fopen (p, "w");
-        REQUIRE (f);
-        fputs (L1 L2 L3 L4, f);
-        fputs (cases[i].line, f);
-        fclose (f);
         rcn_conf_t got;
-        char why[1024] = "";
-        int rc = rcn_conf_load (d, &got, why, sizeof why);
-        if (rc)
-            fprintf (stderr, "    %s: why: %s\n", cases[i].line, why);
+        int rc = load_with (name, cases[i].line, &got);
         CHECK_EQ (rc, RCN_OK);
         CHECK (rc != RCN_OK || strcmp (got.source_address, cases[i].want) == 0);
-        free (d);
     }
 }
 

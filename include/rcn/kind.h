@@ -182,6 +182,9 @@ int rcn_kind_regions (const json_t *rj, const char *what, const rcn_roster_t *ro
                       bool unique_sorted, uint32_t *out, size_t max, size_t *n,
                       char *why, size_t whylen) RCN_MUST;
 
+/* Region codes as a JSON array of six-digit strings ["310000", …]. Caller owns. */
+json_t *rcn_kind_regions_json (const uint32_t *codes, size_t n);
+
 /* Sets "<prefix>region" and "<prefix>region_name" of o for the member with signing key origin
  * (nothing when r is NULL or does not list it). */
 void rcn_kind_region_json (json_t *o, const char *prefix, const rcn_roster_t *r,

@@ -360,18 +360,6 @@ alert_depends (const json_t *req)
 }
 
 static json_t *
-regions_json (const uint32_t *r, size_t n)
-{
-    json_t *arr = json_array ();
-    char code[16];
-    for (size_t i = 0; i < n; i++) {
-        snprintf (code, sizeof code, "%06u", r[i]);
-        json_array_append_new (arr, json_string (code));
-    }
-    return arr;
-}
-
-static json_t *
 alert_show (uint32_t kind, const uint8_t *body, size_t body_len)
 {
     (void) kind;
@@ -385,7 +373,7 @@ alert_show (uint32_t kind, const uint8_t *body, size_t body_len)
     if (a->severity >= 1 && a->severity <= 4)
         json_object_set_new (o, "severity", json_string (s_severity[a->severity]));
     json_object_set_new (o, "text", json_string (a->text ? a->text : ""));
-    json_object_set_new (o, "regions", regions_json (a->regions, a->n_regions));
+    json_object_set_new (o, "regions", rcn_kind_regions_json (a->regions, a->n_regions));
     if (a->expires_ms)
         json_object_set_new (o, "expires_ms", json_integer ((json_int_t) a->expires_ms));
     if (a->references.len == 32)

@@ -717,18 +717,6 @@ pass_depends (const json_t *req)
 /* ---- showing -------------------------------------------------------------------------------- */
 
 static json_t *
-regions_json (const uint32_t *r, size_t n)
-{
-    json_t *arr = json_array ();
-    char code[16];
-    for (size_t i = 0; i < n; i++) {
-        snprintf (code, sizeof code, "%06u", r[i]);
-        json_array_append_new (arr, json_string (code));
-    }
-    return arr;
-}
-
-static json_t *
 issue_json (const Rcn__PassIssue *p)
 {
     char salt[2 * SALT_SIZE + 1] = "", hash[2 * ID_HASH_SIZE + 1] = "";
@@ -743,7 +731,7 @@ issue_json (const Rcn__PassIssue *p)
                       "id_mem_kib", (json_int_t) p->id_mem_kib, "plate", p->plate ? p->plate : "",
                       "valid_from_ms", (json_int_t) p->valid_from_ms,
                       "valid_until_ms", (json_int_t) p->valid_until_ms,
-                      "regions", regions_json (p->regions, p->n_regions));
+                      "regions", rcn_kind_regions_json (p->regions, p->n_regions));
 }
 
 /* Everything in the body: the salt and the ID hash as hex (neither is a personal detail by
@@ -1471,7 +1459,7 @@ verify_local (const json_t *req, const rcn_roster_t *roster, rcn_store_t *store,
     rcn_time_format (p->valid_until_ms, buf, sizeof buf);
     json_object_set_new (vd.out, "valid_until", json_string (buf));
     json_object_set_new (vd.out, "pass_id", json_string (p->pass_id));
-    json_object_set_new (vd.out, "regions", regions_json (p->regions, p->n_regions));
+    json_object_set_new (vd.out, "regions", rcn_kind_regions_json (p->regions, p->n_regions));
     size_t off = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < p->n_regions && off < sizeof buf - 8; i++)
