@@ -678,6 +678,8 @@ rcn_store_append (rcn_store_t *s, rcn_entry_t *const *entries, size_t n, int *re
     int rc = with_write_txn (s, append_txn, &a);
     if (rc)
         return rc;
+    if (s->commit_hook)
+        s->commit_hook (s->commit_hook_ctx, entries, results, n);
     for (size_t i = 0; i < n; i++)
         if (results[i] == RCN_EFORK) {
             char o[20];
@@ -685,6 +687,14 @@ rcn_store_append (rcn_store_t *s, rcn_entry_t *const *entries, size_t n, int *re
                       store_origin_short (entries[i]->h.origin, o), entries[i]->h.seq);
         }
     return RCN_OK;
+}
+
+void
+rcn_store_set_commit_hook (rcn_store_t *s, rcn_commit_hook_fn fn, void *ctx)
+{
+    assert (s);
+    s->commit_hook = fn;
+    s->commit_hook_ctx = ctx;
 }
 
 static int

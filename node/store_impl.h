@@ -35,6 +35,8 @@ struct rcn_store {
     bool lock_made;
     uint64_t map_grows;              /* written under grow_lock's write side */
     int stale_readers;
+    rcn_commit_hook_fn commit_hook;  /* rcn_store_set_commit_hook; NULL: none */
+    void *commit_hook_ctx;
 };
 
 /* A transaction body: RCN_OK, an RCN_E… code, or (write bodies only) store.c's S_GROW… */

@@ -60,6 +60,15 @@ int rcn_store_open (const char *path, const rcn_store_opts_t *opts, rcn_store_t 
 /* Closes and nulls *self_p; accepts NULL; safe to call twice. */
 void rcn_store_destroy (rcn_store_t **self_p);
 
+/* Called by rcn_store_append once a batch is committed and synced, with the batch and its
+ * per-entry results (RCN_OK: stored by this commit), on the appending thread. For
+ * measurement (the node's RCN_COMMIT_TRACE, bench/); it must not touch the store. */
+typedef void (*rcn_commit_hook_fn) (void *ctx, rcn_entry_t *const *entries, const int *results,
+                                    size_t n);
+
+/* Sets (fn NULL: clears) the commit hook. */
+void rcn_store_set_commit_hook (rcn_store_t *s, rcn_commit_hook_fn fn, void *ctx);
+
 /* Appends a batch in one synced write transaction. Entries may build on each other within
  * the batch (seq n then n+1 of one origin). Per entry, results[i] (caller-allocated, n ints):
  *   RCN_OK        stored (and its views updated, or it was recorded invalid)

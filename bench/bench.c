@@ -1,0 +1,137 @@
+/* bench.c — see bench.h. */
+#include "bench.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rcn/clock.h"
+#include "rcn/err.h"
+
+#include "rcn.pb-c.h"
+
+static uint64_t
+clock_ns (clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime (id, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+uint64_t rcb_mono_ns (void) { return clock_ns (CLOCK_MONOTONIC); }
+uint64_t rcb_wall_ns (void) { return clock_ns (CLOCK_REALTIME); }
+
+void
+rcb_die (const char *what, const char *why)
+{
+    fprintf (stderr, "rcbench: %s: %s\n", what, why);
+    exit (2);
+}
+
+/* Body = severity (2 bytes) + text tag (1) + text length varint (2, as 128 <= len < 16384)
+ * + text: the text is RCB_BODY - 5 bytes. */
+#define TEXT_LEN (RCB_BODY - 5)
+
+void
+rcb_alert_text (uint64_t i, char *buf, size_t len)
+{
+    if (len < TEXT_LEN + 1)
+        rcb_die ("alert text", "buffer too small");
+    int k = snprintf (buf, len, "benchmark alert %" PRIu64 " ", i);
+    memset (buf + k, 'x', TEXT_LEN - (size_t) k);
+    buf[TEXT_LEN] = '\0';
+}
+
+void
+rcb_alert_body (uint64_t i, uint8_t buf[RCB_BODY])
+{
+    char text[RCB_BODY];
+    rcb_alert_text (i, text, sizeof text);
+    Rcn__Alert a = RCN__ALERT__INIT;
+    a.severity = RCN__ALERT__SEVERITY__SEVERITY_MINOR;
+    a.text = text;
+    if (rcn__alert__get_packed_size (&a) != RCB_BODY)
+        rcb_die ("alert body", "packed size is not RCB_BODY");
+    rcn__alert__pack (&a, buf);
+}
+
+void
+rcb_chain_make (const uint8_t sk[RCN_SECRET_SIZE], uint64_t first, const uint8_t *prev,
+                size_t n, rcb_chain_t *out, uint8_t last_hash[RCN_HASH_SIZE])
+{
+    out->n = n;
+    out->wire = calloc (n ? n : 1, sizeof *out->wire);
+    out->len = calloc (n ? n : 1, sizeof *out->len);
+    if (!out->wire || !out->len)
+        rcb_die ("chain", "out of memory");
+    uint8_t h[RCN_HASH_SIZE];
+    const uint8_t *p = prev;
+    uint64_t t = rcn_now_ms ();
+    for (size_t i = 0; i < n; i++) {
+        uint8_t body[RCB_BODY];
+        rcb_alert_body (first + i, body);
+        rcn_entry_t *e = NULL;
+        int rc = rcn_entry_sign (sk, first + i, p, t, RCN__KIND__KIND_ALERT, RCN_STATUS_EXERCISE,
+                                 body, sizeof body, &e);
+        if (rc != RCN_OK || rcn_entry_encode (e, &out->wire[i], &out->len[i]) != RCN_OK)
+            rcb_die ("signing the chain", rcn_strerror (rc));
+        memcpy (h, rcn_entry_hash (e), sizeof h);
+        p = h;
+        rcn_entry_destroy (&e);
+    }
+    if (last_hash && n)
+        memcpy (last_hash, h, RCN_HASH_SIZE);
+}
+
+void
+rcb_chain_free (rcb_chain_t *c)
+{
+    for (size_t i = 0; c->wire && i < c->n; i++)
+        free (c->wire[i]);
+    free (c->wire);
+    free (c->len);
+    memset (c, 0, sizeof *c);
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return (x > y) - (x < y);
+}
+
+double
+rcb_quantile (double *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    qsort (v, n, sizeof *v, cmp_double);
+    size_t k = (size_t) (q * (double) n + 0.999999999);
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return v[k - 1];
+}
+
+uint64_t
+rcb_rss_anon_kib (long pid)
+{
+    char path[64];
+    if (pid == 0)
+        snprintf (path, sizeof path, "/proc/self/status");
+    else
+        snprintf (path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return 0;
+    char line[256];
+    uint64_t kib = 0;
+    while (fgets (line, sizeof line, f))
+        if (sscanf (line, "RssAnon: %" SCNu64, &kib) == 1)
+            break;
+    fclose (f);
+    return kib;
+}

@@ -1,0 +1,50 @@
+/* bench.h — what the benchmark's programs share (bench/run drives them; README "Performance").
+ *
+ * Every figure is measured on the same kind of record: an Alert entry (status exercise) whose
+ * body is exactly RCB_BODY bytes, a real body the alert kind applies, so that ingest pays for
+ * decoding, verification, the store's checks, the view update and the synced commit. */
+#ifndef RCN_BENCH_H
+#define RCN_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcn/entry.h"
+
+#define RCB_BODY 512
+
+/* Clocks, in nanoseconds: monotonic, and wall (comparable across processes on one machine). */
+uint64_t rcb_mono_ns (void);
+uint64_t rcb_wall_ns (void);
+
+/* Writes the protobuf Alert body number i (its text names i, padded) of exactly RCB_BODY bytes
+ * into buf (RCB_BODY bytes). */
+void rcb_alert_body (uint64_t i, uint8_t buf[RCB_BODY]);
+
+/* The same alert as an author request's "text" (what `rcctl alert send --text` takes): a body
+ * authored from it is RCB_BODY bytes. buf holds RCB_BODY bytes; NUL-terminated. */
+void rcb_alert_text (uint64_t i, char *buf, size_t len);
+
+/* A chain of n entries of origin sk (seq first .. first+n-1, the first's prev `prev`, NULL for
+ * seq 1), each an RCB_BODY-byte alert, signed and encoded as Entry envelopes (wire[i], len[i],
+ * caller frees each and the arrays with rcb_chain_free). last_hash (may be NULL) gets the hash
+ * of the newest. Exits with a message on failure. */
+typedef struct {
+    uint8_t **wire;
+    size_t *len;
+    size_t n;
+} rcb_chain_t;
+void rcb_chain_make (const uint8_t sk[RCN_SECRET_SIZE], uint64_t first, const uint8_t *prev,
+                     size_t n, rcb_chain_t *out, uint8_t last_hash[RCN_HASH_SIZE]);
+void rcb_chain_free (rcb_chain_t *c);
+
+/* The q-quantile (0..1) of v[0..n) (sorted in place), nearest-rank; 0 when n is 0. */
+double rcb_quantile (double *v, size_t n, double q);
+
+/* This process's (pid 0) or pid's RssAnon in KiB from /proc; 0 when unreadable. */
+uint64_t rcb_rss_anon_kib (long pid);
+
+/* Prints "rcbench: WHAT: WHY" to stderr and exits 2. */
+void rcb_die (const char *what, const char *why) __attribute__((noreturn));
+
+#endif
