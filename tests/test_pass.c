@@ -13,6 +13,7 @@
 #include "rcn/clock.h"
 #include "rcn/codec.h"
 #include "rcn/kind.h"
+#include "rcn/pass.h"
 #include "rcn/qr.h"
 #include "rcn/roster.h"
 #include "rcn/store.h"
@@ -564,6 +565,9 @@ test_verify_offline (void)
     CHECK (memcmp (raw, e->signed_bytes, e->signed_len) == 0);
     CHECK (memcmp (raw + e->signed_len, e->sig, 64) == 0);
     fprintf (stderr, "    token: %zu characters for a %zu-byte entry\n", strlen (tok), rawlen);
+    char *tok2 = rcn_pass_token (e);
+    CHECK (tok2 && strcmp (tok2, tok) == 0);
+    free (tok2);
     rcn_entry_destroy (&e);
     free (raw);
 
@@ -591,6 +595,25 @@ test_verify_offline (void)
     CHECK_EQ (verify_at (tok, until + 5 * MIN, NULL, r, sizeof r), 1);
     CHECK (strstr (r, "expired") != NULL);
     CHECK_EQ (verify_at (tok, until + DAY, NULL, r, sizeof r), 1);
+
+    /* The checkpoint's function itself (what rcctl and the benchmark call): same verdicts, and
+     * the entry and pass handed back once read. */
+    Rcn__PassIssue *pi = NULL;
+    o = json_object ();
+    CHECK (rcn_pass_check_token (tok, s_roster, T0, 320000, false, o, r, sizeof r, &e, &pi));
+    CHECK (e && pi && memcmp (e->hash, h, 32) == 0 && strcmp (pi->pass_id, "V-1") == 0);
+    CHECK (strcmp (json_string_value (json_object_get (o, "issuer_region")), "310000") == 0);
+    json_decref (o);
+    rcn_entry_destroy (&e);
+    rcn__pass_issue__free_unpacked (pi, NULL);
+    o = json_object ();
+    CHECK (!rcn_pass_check_token (tok, s_roster, until + DAY, 0, false, o, r, sizeof r, NULL, NULL));
+    CHECK (strstr (r, "expired") != NULL);
+    json_decref (o);
+    o = json_object ();
+    CHECK (!rcn_pass_check_token ("RCN1:!!!", s_roster, T0, 0, false, o, r, sizeof r, &e, &pi));
+    CHECK (e == NULL && pi == NULL && strstr (r, "Base45") != NULL);
+    json_decref (o);
 
     /* Where it is recognised. */
     CHECK_EQ (verify_at (tok, T0, "\"here\":320000", r, sizeof r), 0);

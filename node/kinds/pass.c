@@ -21,6 +21,7 @@
 #include "rcn/clock.h"
 #include "rcn/codec.h"
 #include "rcn/kind.h"
+#include "rcn/pass.h"
 #include "rcn/qr.h"
 #include "rcn/region.h"
 #include "rcn/store.h"
@@ -758,9 +759,8 @@ pass_show (uint32_t kind, const uint8_t *body, size_t body_len)
     return o;
 }
 
-/* "RCN1:" + Base45(signed | sig). Caller owns; NULL on ENOMEM. */
-static char *
-token_of (const rcn_entry_t *e)
+char *
+rcn_pass_token (const rcn_entry_t *e)
 {
     size_t n = e->signed_len + RCN_SIG_SIZE;
     uint8_t *raw = malloc (n);
@@ -847,7 +847,7 @@ pass_list (const rcn_view_t *v, const rcn_kind_env_t *env, const json_t *query, 
                       : "the view could not be read");
             return NULL;
         }
-        char *tok = token_of (e);
+        char *tok = rcn_pass_token (e);
         rcn_entry_destroy (&e);
         json_t *o = !tok ? NULL : json_is_true (json_object_get (query, "token"))
                   ? json_pack ("{s:s}", "hash", want) : item_json (v, roster, h, &rec, now_ms);
@@ -1285,7 +1285,7 @@ lookup_in_view (const rcn_view_t *v, void *ctx)
             return RCN_EDB;
         if (rcn_view_get_by_hash (v, l->hash, &e) != RCN_OK)
             return RCN_EDB;
-        l->token = token_of (e);
+        l->token = rcn_pass_token (e);
         rcn_entry_destroy (&e);
         if (!l->token)
             return RCN_ENOMEM;
@@ -1356,84 +1356,43 @@ verify_print (verdict_t *vd, bool json)
     return vd->valid ? 0 : 1;
 }
 
-static int
-verify_local (const json_t *req, const rcn_roster_t *roster, rcn_store_t *store, bool json)
+bool
+rcn_pass_check_token (const char *token, const rcn_roster_t *roster, uint64_t at, uint32_t here,
+                      bool exercise, json_t *out, char *reason, size_t reason_len,
+                      rcn_entry_t **entry_out, Rcn__PassIssue **issue_out)
 {
-    verdict_t vd = { .valid = true, .out = json_object () };
-    rcn_roster_t *own = NULL;
+    verdict_t vd = { .valid = true, .out = out };
     rcn_entry_t *e = NULL;
     Rcn__PassIssue *p = NULL;
     uint8_t *raw = NULL;
-    char *line = NULL, why[512] = "", hex[65], buf[640];
-    const char *tok = json_string_value (json_object_get (req, "token"));
-    const char *rpath = json_string_value (json_object_get (req, "roster"));
-    const char *idn = json_string_value (json_object_get (req, "id_number"));
-    bool exercise = json_is_true (json_object_get (req, "exercise"));
-    uint64_t at = json_object_get (req, "at_ms")
-                ? (uint64_t) json_integer_value (json_object_get (req, "at_ms")) : rcn_now_ms ();
-    /* The checkpoint's own region: --here, or the member's whose dir was given. */
-    const json_t *hj = json_object_get (req, "here");
-    uint32_t code32 = 0;
-    json_int_t here = json_is_string (hj) && rcn_region_parse (json_string_value (hj), &code32,
-                                                               NULL, 0) == RCN_OK
-                    ? (json_int_t) code32 : json_integer_value (hj);
-    int code = 1;
-    if (rpath) {
-        if (rcn_roster_load (rpath, &own, why, sizeof why) != RCN_OK) {
-            fprintf (stderr, "rcctl: pass verify: %s\n", why);
-            json_decref (vd.out);
-            return 2;
-        }
-        roster = own;
-    }
-    if (!roster) {
-        fprintf (stderr, "rcctl: pass verify: give --roster FILE (the alliance roster), or -d DIR "
-                 "of a member\n");
-        json_decref (vd.out);
-        return 2;
-    }
-    if (tok && strcmp (tok, "-") == 0) {
-        if (!(line = token_from_stdin ())) {
-            fprintf (stderr, "rcctl: pass verify: no token on stdin\n");
-            json_decref (vd.out);
-            rcn_roster_destroy (&own);
-            return 2;
-        }
-        tok = line;
-    }
-    /* A scanner ends its line with a newline; spaces are Base45 and stay. */
-    size_t tlen = strlen (tok);
-    char *t = strndup (tok, tlen);
-    while (t && tlen > 0 && (t[tlen - 1] == '\n' || t[tlen - 1] == '\r'))
-        t[--tlen] = '\0';
-    rcn_time_format (at, buf, sizeof buf);
-    json_object_set_new (vd.out, "at", json_string (buf));
+    char why[512] = "", hex[65], buf[640];
+    const char *t = token;
     size_t rawlen = 0;
     int rc;
     if (!t || strncmp (t, TOKEN_PREFIX, strlen (TOKEN_PREFIX)) != 0) {
         refuse (&vd, "not a pass token (it does not start with %s)", TOKEN_PREFIX);
-        goto out;
+        goto done;
     }
     if ((rc = rcn_unbase45 (t + strlen (TOKEN_PREFIX), &raw, &rawlen)) != RCN_OK) {
         refuse (&vd, "%s", rc == RCN_EINVAL ? "not a pass token (damaged: not Base45)"
                                             : "out of memory");
-        goto out;
+        goto done;
     }
     if (rawlen < RCN_HEADER_SIZE + RCN_SIG_SIZE
         || rcn_entry_from_parts (raw, rawlen - RCN_SIG_SIZE, raw + rawlen - RCN_SIG_SIZE,
                                  RCN_SIG_SIZE, &e) != RCN_OK) {
         refuse (&vd, "%s", "not a pass token (damaged: not a signed rcn entry)");
-        goto out;
+        goto done;
     }
     json_object_set_new (vd.out, "hash", json_string (rcn_hex (rcn_entry_hash (e), 32, hex)));
     if (rcn_entry_verify (e) != RCN_OK) {
         refuse (&vd, "%s", "the signature does not verify: the token was altered or damaged");
-        goto out;
+        goto done;
     }
     const rcn_member_t *issuer = rcn_roster_by_origin (roster, e->h.origin);
     if (!issuer) {
         refuse (&vd, "%s", "issued by a key that is not in this roster");
-        goto out;
+        goto done;
     }
     snprintf (buf, sizeof buf, "%06u %s", issuer->region, issuer->name);
     json_object_set_new (vd.out, "issuer", json_string (buf));
@@ -1442,11 +1401,11 @@ verify_local (const json_t *req, const rcn_roster_t *roster, rcn_store_t *store,
     if (e->h.kind != RCN__KIND__KIND_PASS_ISSUE) {
         const rcn_kind_t *k = rcn_kind_by_id (e->h.kind);
         refuse (&vd, "not a pass but a signed %s entry", k ? k->name : "unknown");
-        goto out;
+        goto done;
     }
     if (issue_parse (e->h.body, e->h.body_len, e->h.time_ms, &p, why, sizeof why) != RCN_OK) {
         refuse (&vd, "malformed pass: %s", why);
-        goto out;
+        goto done;
     }
     /* What the officer needs, whatever the verdict. */
     const char *status = rcn_status_name (e->h.status);
@@ -1493,6 +1452,83 @@ verify_local (const json_t *req, const rcn_roster_t *roster, rcn_store_t *store,
             refuse (&vd, "not recognised in %s", buf);
         }
     }
+done:
+    free (raw);
+    if (!vd.valid)
+        snprintf (reason, reason_len, "%s", vd.reason);
+    if (entry_out)
+        *entry_out = e;
+    else
+        rcn_entry_destroy (&e);
+    if (issue_out)
+        *issue_out = p;
+    else if (p)
+        rcn__pass_issue__free_unpacked (p, NULL);
+    return vd.valid;
+}
+
+static int
+verify_local (const json_t *req, const rcn_roster_t *roster, rcn_store_t *store, bool json)
+{
+    verdict_t vd = { .valid = true, .out = json_object () };
+    rcn_roster_t *own = NULL;
+    rcn_entry_t *e = NULL;
+    Rcn__PassIssue *p = NULL;
+    char *line = NULL, why[512] = "", buf[640];
+    int rc;
+    const char *tok = json_string_value (json_object_get (req, "token"));
+    const char *rpath = json_string_value (json_object_get (req, "roster"));
+    const char *idn = json_string_value (json_object_get (req, "id_number"));
+    bool exercise = json_is_true (json_object_get (req, "exercise"));
+    uint64_t at = json_object_get (req, "at_ms")
+                ? (uint64_t) json_integer_value (json_object_get (req, "at_ms")) : rcn_now_ms ();
+    /* The checkpoint's own region: --here, or the member's whose dir was given. */
+    const json_t *hj = json_object_get (req, "here");
+    uint32_t code32 = 0;
+    json_int_t here = json_is_string (hj) && rcn_region_parse (json_string_value (hj), &code32,
+                                                               NULL, 0) == RCN_OK
+                    ? (json_int_t) code32 : json_integer_value (hj);
+    int code = 1;
+    if (rpath) {
+        if (rcn_roster_load (rpath, &own, why, sizeof why) != RCN_OK) {
+            fprintf (stderr, "rcctl: pass verify: %s\n", why);
+            json_decref (vd.out);
+            return 2;
+        }
+        roster = own;
+    }
+    if (!roster) {
+        fprintf (stderr, "rcctl: pass verify: give --roster FILE (the alliance roster), or -d DIR "
+                 "of a member\n");
+        json_decref (vd.out);
+        return 2;
+    }
+    if (tok && strcmp (tok, "-") == 0) {
+        if (!(line = token_from_stdin ())) {
+            fprintf (stderr, "rcctl: pass verify: no token on stdin\n");
+            json_decref (vd.out);
+            rcn_roster_destroy (&own);
+            return 2;
+        }
+        tok = line;
+    }
+    /* A scanner ends its line with a newline; spaces are Base45 and stay. */
+    size_t tlen = strlen (tok);
+    char *t = strndup (tok, tlen);
+    while (t && tlen > 0 && (t[tlen - 1] == '\n' || t[tlen - 1] == '\r'))
+        t[--tlen] = '\0';
+    rcn_time_format (at, buf, sizeof buf);
+    json_object_set_new (vd.out, "at", json_string (buf));
+    if (!t) {
+        refuse (&vd, "%s", "out of memory");
+        goto out;
+    }
+    if (!rcn_pass_check_token (t, roster, at, (uint32_t) here, exercise, vd.out, vd.reason,
+                               sizeof vd.reason, &e, &p))
+        vd.valid = false;
+    if (!e || !p)
+        goto out;
+    const rcn_member_t *issuer = rcn_roster_by_origin (roster, e->h.origin);
     if (store) {
         lookup_t l = { .hash = e->hash, .roster = roster };
         rc = rcn_store_read (store, &rcn_kind_pass, lookup_in_view, &l);
@@ -1550,7 +1586,6 @@ out:
     if (p)
         rcn__pass_issue__free_unpacked (p, NULL);
     rcn_entry_destroy (&e);
-    free (raw);
     free (t);
     free (line);
     rcn_roster_destroy (&own);
