@@ -1,8 +1,9 @@
 /* node.c — one member's node: everything rcnode does, behind one event loop.
  *
  * The design decision a reader must know: the node authors entries in GROUPS. It drains every
- * authoring request queued on the control socket, raises the signed half of its high-water
- * mark once to the group's last seq (fsynced, before any signature exists: invariant 6),
+ * authoring request queued on the control socket, makes sure the signed half of its high-water
+ * mark covers the group's last seq (fsynced, before any signature exists: invariant 6; it is
+ * raised RCN_NODE_SIGN_AHEAD seqs beyond, so that one fsynced write serves many groups),
  * signs the group with one timestamp, commits it as one synced LMDB transaction (invariants
  * 4, 5), raises the committed half of the mark, and only then tells anyone that the entries
  * exist. Each request is checked against the log as committed, so a request whose check
@@ -41,6 +42,7 @@
 #include "rcn/status_views.h"
 #include "rcn/store.h"
 #include "rcn/sync.h"
+#include "rcn/trace.h"
 
 /* A committed own entry whose author waits until a peer holds it (DESIGN §5). */
 typedef struct {
@@ -56,6 +58,11 @@ typedef struct {
  * them again would fork our own chain (invariant 6). */
 #define RCN_NODE_LISTEN_MS 3000
 #define RCN_NODE_EARLY_MAX 256
+/* How far beyond a group's last seq the signed half of the mark is raised: seqs that may be
+ * signed without another write of the mark. Reserved seqs never signed are harmless: the mark
+ * only has to cover every seq signed (hwm.h); a start lowers it to the log's head. Each raise
+ * is a file replaced and two fsyncs, on the path of every group to its commit. */
+#define RCN_NODE_SIGN_AHEAD 4096
 #define RCN_NODE_WAIT_MAX_MS 60000
 #define RCN_NODE_DRILL_MAX_MS (7 * 24 * 3600 * 1000ULL)   /* longest drill isolate --for */
 #define ISOLATED_NOTE "isolated (drill): held locally only; peers get it once the isolation " \
@@ -94,6 +101,7 @@ struct rcn_node {
     rcn_ctl_req_t deferred;          /* a request that must open the next group */
     bool has_deferred;
     rcn_sync_t *sync;                /* replication sockets (sync.h) */
+    rcn_trace_t *trace;              /* RCN_COMMIT_TRACE (trace.h); NULL: none */
     rcn_ctl_req_t early[RCN_NODE_EARLY_MAX];  /* authoring requests held until peers are heard */
     size_t n_early;
     bool claims_settled;             /* no peer claims own seqs beyond our log (checked once) */
@@ -192,8 +200,9 @@ find_self (rcn_node_t *n, char *why, size_t whylen)
 
 /* Reconciles the high-water mark with the log (hwm.h). Own seqs the log lacks up to the
  * committed half may be held by peers: author nothing until they are back (DESIGN §5).
- * Seqs above it were signed but never committed, so never left this process: the mark comes
- * down to the log's head and they will be signed anew. */
+ * Seqs above it were reserved for signing (RCN_NODE_SIGN_AHEAD), some perhaps signed, but
+ * never committed, so none left this process: the mark comes down to the log's head and they
+ * will be signed anew. */
 static int
 check_hwm (rcn_node_t *n, char *why, size_t whylen)
 {
@@ -213,9 +222,10 @@ check_hwm (rcn_node_t *n, char *why, size_t whylen)
         return RCN_OK;
     }
     if (head < n->hwm.signed_seq)
-        rcn_warn ("own seqs %llu..%llu were signed but never committed (the node stopped "
-                  "between signing and commit); nobody saw them, they will be signed anew",
-                  (unsigned long long) head + 1, (unsigned long long) n->hwm.signed_seq);
+        rcn_info ("own seqs %llu..%llu were reserved for signing but never committed (some "
+                  "perhaps signed, if the node stopped between signing and commit); nobody saw "
+                  "them: they will be signed anew", (unsigned long long) head + 1,
+                  (unsigned long long) n->hwm.signed_seq);
     else if (head > n->hwm.signed_seq)
         rcn_warn ("high-water mark %llu is below the log's own head %llu (a key dir without "
                   "its mark?): raising it", (unsigned long long) n->hwm.signed_seq,
@@ -240,6 +250,24 @@ check_zone (rcn_node_t *n, char *why, size_t whylen)
         return RCN_OK;
     rcn_errf (why, whylen, "the roster's rounds cannot be scheduled: %s (install tzdata)", w);
     return RCN_EROSTER;
+}
+
+/* With RCN_COMMIT_TRACE set, every commit's stored entries are recorded (trace.h): for the
+ * benchmark's replication latency. A trace that cannot be written stops the start. */
+static int
+open_trace (rcn_node_t *n, char *why, size_t whylen)
+{
+    const char *tmpl = getenv (RCN_TRACE_ENV);
+    if (!tmpl)
+        return RCN_OK;
+    char path[4096];
+    int rc = rcn_trace_open (tmpl, n->self->region, rcn_keys_sign_public (n->keys), &n->trace,
+                             path, sizeof path, why, whylen);
+    if (rc != RCN_OK)
+        return rc;
+    rcn_store_set_commit_hook (n->store, rcn_trace_hook, n->trace);
+    rcn_info ("commit trace: recording every stored entry in %s (%s)", path, RCN_TRACE_ENV);
+    return RCN_OK;
 }
 
 int
@@ -275,7 +303,8 @@ rcn_node_open (const char *dir, rcn_node_t **out, char *why, size_t whylen)
         .kinds = rcn_kinds,
     };
     if ((rc = rcn_store_open (n->conf.data_path, &opts, &n->store, why, whylen)) != RCN_OK
-        || (rc = check_hwm (n, why, whylen)) != RCN_OK)
+        || (rc = check_hwm (n, why, whylen)) != RCN_OK
+        || (rc = open_trace (n, why, whylen)) != RCN_OK)
         goto fail;
     n->zctx = zmq_ctx_new ();
     if (!n->zctx) {
@@ -700,7 +729,8 @@ reply_group_error (rcn_node_t *n, int rc, const char *why)
     free_group (n);
 }
 
-/* Raises the signed half of the mark, then signs seq head+1.. for the group. */
+/* Makes sure the signed half of the mark covers the group (raising it RCN_NODE_SIGN_AHEAD
+ * beyond when it does not), then signs seq head+1.. for the group. */
 static int
 sign_group (rcn_node_t *n)
 {
@@ -709,8 +739,8 @@ sign_group (rcn_node_t *n)
     uint8_t prev[RCN_HASH_SIZE];
     char why[512] = "";
     int rc = rcn_store_head (n->store, origin, &head, prev);
-    rcn_hwm_t m = { head + n->n_group, n->hwm.committed_seq };
-    if (rc == RCN_OK && m.signed_seq > n->hwm.signed_seq) {
+    rcn_hwm_t m = { head + n->n_group + RCN_NODE_SIGN_AHEAD, n->hwm.committed_seq };
+    if (rc == RCN_OK && head + n->n_group > n->hwm.signed_seq) {
         rc = rcn_hwm_write (n->conf.keys_path, origin, &m, why, sizeof why);
         if (rc == RCN_OK)
             n->hwm = m;
@@ -820,6 +850,10 @@ commit_group (rcn_node_t *n)
         return rc;
     }
     n->hwm = m;
+    /* Peers first: the group's log lines and answers below cost a write each. */
+    for (size_t i = 0; i < n->n_group; i++)
+        if (results[i] == RCN_OK || results[i] == RCN_EDUP)
+            rcn_sync_publish (n->sync, n->group[i].entry);
     char hex[65], region[16];
     snprintf (region, sizeof region, "%06u", n->self->region);
     for (size_t i = 0; i < n->n_group; i++) {
@@ -829,7 +863,6 @@ commit_group (rcn_node_t *n)
             rcn_info ("authored %s seq=%llu hash=%.16s%s", p->kind->name,
                       (unsigned long long) p->entry->h.seq, rcn_hex (p->entry->hash, 32, hex),
                       p->status ? " (exercise/test)" : "");
-            rcn_sync_publish (n->sync, p->entry);
             resp = json_pack ("{s:b, s:s, s:s, s:I, s:s, s:s}", "ok", 1,
                               "hash", rcn_hex (p->entry->hash, 32, hex), "kind", p->kind->name,
                               "seq", (json_int_t) p->entry->h.seq, "region", region,
@@ -1409,6 +1442,29 @@ rcn_node_run (rcn_node_t *n)
     return RCN_OK;
 }
 
+/* At a clean stop, gives back the seqs reserved for signing (RCN_NODE_SIGN_AHEAD) that no
+ * commit used: the mark comes down to the log's head, as the next start would bring it (and
+ * never below the committed half), so a stopped member's mark reads {head, head}. */
+static void
+release_reserved (rcn_node_t *n)
+{
+    uint64_t head = 0;
+    if (!n->store || !n->keys
+        || rcn_store_head (n->store, rcn_keys_sign_public (n->keys), &head, NULL) != RCN_OK)
+        return;
+    rcn_hwm_t m = { head > n->hwm.committed_seq ? head : n->hwm.committed_seq,
+                    n->hwm.committed_seq };
+    if (m.signed_seq >= n->hwm.signed_seq)
+        return;
+    char why[512] = "";
+    if (rcn_hwm_write (n->conf.keys_path, rcn_keys_sign_public (n->keys), &m, why,
+                       sizeof why) != RCN_OK)
+        rcn_warn ("could not give back the seqs reserved for signing (the next start does): %s",
+                  why);
+    else
+        n->hwm = m;
+}
+
 void
 rcn_node_destroy (rcn_node_t **self_p)
 {
@@ -1431,6 +1487,7 @@ rcn_node_destroy (rcn_node_t **self_p)
                                                    "was written for this request"));
         n->has_deferred = false;
     }
+    release_reserved (n);
     if (n->ctl) {
         zmq_close (n->ctl);
         unlink (n->sock_path);
@@ -1439,6 +1496,7 @@ rcn_node_destroy (rcn_node_t **self_p)
     if (n->zctx)
         zmq_ctx_term (n->zctx);
     rcn_store_destroy (&n->store);
+    rcn_trace_destroy (&n->trace);
     rcn_keys_destroy (&n->keys);
     rcn_seal_destroy (&n->seal);
     rcn_roster_destroy (&n->roster);

@@ -3,7 +3,10 @@
  * member sign a seq twice.
  *
  * The mark has two halves, because "signed" and "may have left this process" differ:
- *   signed_seq     the highest own seq ever signed; raised BEFORE a group is signed;
+ *   signed_seq     at least the highest own seq ever signed; raised BEFORE a group is signed
+ *                  (the node raises it a stretch beyond the group, RCN_NODE_SIGN_AHEAD in
+ *                  node.c, so that one write serves many groups, and gives back what it did
+ *                  not use at a clean stop);
  *   committed_seq  the highest own seq known committed; raised after the group's commit and
  *                  BEFORE anyone (rcctl, a peer) hears of it.
  * Seqs above committed_seq were never published or acknowledged: after a crash between the
