@@ -235,6 +235,32 @@ fail:
     return rc;
 }
 
+/* Whether wire is exactly: tag 1 (bytes), a minimal varint length L, L bytes, tag 2 (bytes),
+ * length 64, 64 bytes — the one encoding rcn_entry_encode makes. *at: where the L bytes start. */
+static bool
+s_envelope_plain (const uint8_t *wire, size_t len, size_t *signed_len, size_t *at)
+{
+    if (len < 2 + RCN_SIG_SIZE + 2 || wire[0] != 0x0a)
+        return false;
+    uint64_t l = 0;
+    size_t i = 1;
+    for (int shift = 0; i < len && shift < 21; shift += 7, i++) {
+        l |= (uint64_t) (wire[i] & 0x7f) << shift;
+        if (!(wire[i] & 0x80))
+            break;
+    }
+    if (i >= len || (wire[i] & 0x80) || (i > 1 && wire[i] == 0))
+        return false;               /* unterminated, too long, or not minimal */
+    i++;
+    if (l > len || i + l + 2 + RCN_SIG_SIZE != len)
+        return false;
+    if (wire[i + l] != 0x12 || wire[i + l + 1] != RCN_SIG_SIZE)
+        return false;
+    *signed_len = (size_t) l;
+    *at = i;
+    return true;
+}
+
 int
 rcn_entry_decode (const uint8_t *wire, size_t len, rcn_entry_t **out)
 {
@@ -249,6 +275,12 @@ rcn_entry_decode (const uint8_t *wire, size_t len, rcn_entry_t **out)
         rc = RCN_ETOOBIG;
         goto fail;
     }
+    /* The envelope as rcn_entry_encode writes it (field 1 signed, then field 2 sig, nothing
+     * else) is read in place; any other form goes through protobuf-c, which judges it. */
+    size_t signed_len, at;
+    if (s_envelope_plain (wire, len, &signed_len, &at))
+        return rcn_entry_from_parts (wire + at, signed_len, wire + len - RCN_SIG_SIZE,
+                                     RCN_SIG_SIZE, out);
     msg = rcn__entry__unpack (NULL, len, wire);
     if (!msg) {
         rc = RCN_EINVAL;
@@ -336,6 +368,21 @@ rcn_entry_verify (rcn_entry_t *e)
         return RCN_ESIG;
     }
     e->verified = true;
+    (void) rcn_entry_hash (e);
+    return RCN_OK;
+}
+
+int
+rcn_entry_adopt_check (rcn_entry_t *e, const rcn_entry_t *checked)
+{
+    assert (e && checked);
+    if (!checked->verified || !rcn_entry_same (e, checked))
+        return RCN_ESIG;
+    e->verified = true;
+    if (checked->has_hash) {
+        memcpy (e->hash, checked->hash, RCN_HASH_SIZE);
+        e->has_hash = true;
+    }
     (void) rcn_entry_hash (e);
     return RCN_OK;
 }

@@ -145,6 +145,25 @@ done:
     return rc;
 }
 
+bool
+rcn_ingest_prefetch (rcn_store_t *s, rcn_vpool_t *pool, const uint8_t *wire, size_t len,
+                     rcn_member_fn is_member, void *ctx)
+{
+    assert (s && is_member && (wire || len == 0));
+    if (rcn_vpool_threads (pool) < 2)
+        return false;
+    rcn_entry_t *e = NULL;
+    bool held = true;
+    if (rcn_entry_decode (wire, len, &e) != RCN_OK || !is_member (e->h.origin, ctx)
+        || rcn_store_holds (s, e, &held) != RCN_OK || held) {
+        rcn_entry_destroy (&e);
+        return false;
+    }
+    bool queued = rcn_vpool_prefetch (pool, &e);
+    rcn_entry_destroy (&e);
+    return queued;
+}
+
 /* Replaces *e by a copy that the entry module marks verified: *e is covered by a signature
  * checked further up its linked run (DESIGN.md §3). Going through rcn_entry_from_raw keeps
  * `verified` written by entry.c alone. */

@@ -5,7 +5,14 @@
  * until none is left. The job's fields are read by a worker only between joining the job and
  * leaving it, both under the mutex, and the caller closes the job and waits for every worker
  * that joined to leave before it returns: so nothing of the caller's arrays is touched after
- * rcn_vpool_verify returns, and a worker that wakes late finds the job closed and sleeps on. */
+ * rcn_vpool_verify returns, and a worker that wakes late finds the job closed and sleeps on.
+ *
+ * Checking ahead (rcn_vpool_prefetch): a ring of entries the pool owns, each queued, in hand
+ * (a worker's or the caller's), or judged. Workers take queued ones, oldest first, whenever no
+ * group job is open (a group comes first: its caller waits for it). A group's entry is matched
+ * to a ring entry of the same bytes and takes its outcome (rcn_entry_adopt_check); so a group
+ * received while the previous one commits has mostly been checked by the time it is judged,
+ * and the cores are not idle through a commit's writes and fsync. Ring state is under mu. */
 #include "rcn/vpool.h"
 
 #include <assert.h>
@@ -14,7 +21,17 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <sched.h>
+
+enum { A_EMPTY = 0, A_QUEUED, A_CHECKING, A_OK, A_BAD };
+
+typedef struct {
+    rcn_entry_t *e;                   /* owned; NULL when A_EMPTY */
+    int state;
+} ahead_t;
 
 struct rcn_vpool {
     pthread_mutex_t mu;
@@ -31,12 +48,24 @@ struct rcn_vpool {
     size_t n;
     size_t active;                    /* workers inside the job */
     atomic_size_t next;               /* next entry to claim */
+    /* Checked ahead: ring[(tail + k) % RCN_VPOOL_AHEAD] for k < count; under mu. */
+    ahead_t ring[RCN_VPOOL_AHEAD];
+    size_t tail, count;
+    size_t qnext;                     /* k (from tail) below which nothing is queued */
+    size_t hint;                      /* k after the last match: groups come in ring order */
+    pthread_cond_t judged;            /* a ring entry left A_CHECKING */
+    uint64_t ahead_checked, ahead_taken;
 };
 
 size_t
 rcn_vpool_default_threads (void)
 {
-    long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    long cpus = -1;
+    if (sched_getaffinity (0, sizeof set, &set) == 0)
+        cpus = CPU_COUNT (&set);
+    if (cpus < 1)
+        cpus = sysconf (_SC_NPROCESSORS_ONLN);
     if (cpus < 1)
         return 1;
     return cpus > RCN_VPOOL_MAX_THREADS ? RCN_VPOOL_MAX_THREADS : (size_t) cpus;
@@ -54,6 +83,133 @@ run (atomic_size_t *next, rcn_entry_t *const *entries, int *results, size_t n)
     }
 }
 
+static ahead_t *
+ahead_at (rcn_vpool_t *p, size_t k)
+{
+    return &p->ring[(p->tail + k) % RCN_VPOOL_AHEAD];
+}
+
+/* Under mu: checks one queued ring entry, unlocking for the check itself. The entry stays in
+ * the ring (A_CHECKING is never dropped), so its slot is the same when mu is taken again. */
+static void
+ahead_check (rcn_vpool_t *p)
+{
+    while (p->qnext < p->count && ahead_at (p, p->qnext)->state != A_QUEUED)
+        p->qnext++;
+    if (p->qnext == p->count)
+        return;
+    ahead_t *a = ahead_at (p, p->qnext++);
+    a->state = A_CHECKING;
+    rcn_entry_t *e = a->e;
+    pthread_mutex_unlock (&p->mu);
+    int rc = rcn_entry_verify (e);
+    pthread_mutex_lock (&p->mu);
+    a->state = rc == RCN_OK ? A_OK : A_BAD;
+    p->ahead_checked++;
+    pthread_cond_broadcast (&p->judged);
+}
+
+/* Under mu: drops taken entries from the ring's old end; and, when `full`, judged ones that
+ * no group took (yet: it will check them itself). */
+static void
+ahead_trim (rcn_vpool_t *p, bool full)
+{
+    while (p->count > 0) {
+        ahead_t *a = ahead_at (p, 0);
+        if (a->state == A_QUEUED || a->state == A_CHECKING || (a->state != A_EMPTY && !full))
+            return;
+        rcn_entry_destroy (&a->e);
+        a->state = A_EMPTY;
+        p->tail = (p->tail + 1) % RCN_VPOOL_AHEAD;
+        p->count--;
+        p->qnext -= p->qnext > 0;
+        p->hint -= p->hint > 0;
+    }
+}
+
+bool
+rcn_vpool_prefetch (rcn_vpool_t *pool, rcn_entry_t **e)
+{
+    assert (e && *e);
+    if (!pool || pool->nworkers == 0)
+        return false;
+    pthread_mutex_lock (&pool->mu);
+    assert (!pool->open);             /* the caller's thread, between groups */
+    if (pool->count == RCN_VPOOL_AHEAD)
+        ahead_trim (pool, true);
+    bool took = pool->count < RCN_VPOOL_AHEAD;
+    if (took) {
+        ahead_t *a = ahead_at (pool, pool->count++);
+        a->e = *e;
+        a->state = A_QUEUED;
+        *e = NULL;
+        pthread_cond_signal (&pool->work);
+    }
+    pthread_mutex_unlock (&pool->mu);
+    return took;
+}
+
+void
+rcn_vpool_prefetch_counts (const rcn_vpool_t *pool, uint64_t *checked, uint64_t *taken)
+{
+    rcn_vpool_t *p = (rcn_vpool_t *) pool;      /* the counters are read under mu */
+    *checked = *taken = 0;
+    if (!p)
+        return;
+    pthread_mutex_lock (&p->mu);
+    *checked = p->ahead_checked;
+    *taken = p->ahead_taken;
+    pthread_mutex_unlock (&p->mu);
+}
+
+/* Under mu: the ring entry with e's bytes (searched from the hint on, then from the start),
+ * or NULL. */
+static ahead_t *
+ahead_find (rcn_vpool_t *p, const rcn_entry_t *e)
+{
+    for (size_t j = 0; j < p->count; j++) {
+        size_t k = (p->hint + j) % p->count;
+        ahead_t *a = ahead_at (p, k);
+        if (a->state != A_EMPTY && a->e->h.seq == e->h.seq && rcn_entry_same (a->e, e)) {
+            p->hint = k + 1;
+            return a;
+        }
+    }
+    return NULL;
+}
+
+/* Under mu: e takes the outcome of its ring twin a (checking it here when still queued,
+ * waiting when a worker has it in hand); a is emptied. */
+static int
+ahead_take (rcn_vpool_t *p, ahead_t *a, rcn_entry_t *e)
+{
+    if (a->state == A_EMPTY) {        /* taken already by the same bytes earlier in the group */
+        pthread_mutex_unlock (&p->mu);
+        int rc = rcn_entry_verify (e);
+        pthread_mutex_lock (&p->mu);
+        return rc == RCN_OK ? RCN_OK : RCN_ESIG;
+    }
+    if (a->state == A_QUEUED) {
+        a->state = A_CHECKING;
+        rcn_entry_t *t = a->e;
+        pthread_mutex_unlock (&p->mu);
+        int rc = rcn_entry_verify (t);
+        pthread_mutex_lock (&p->mu);
+        a->state = rc == RCN_OK ? A_OK : A_BAD;
+        p->ahead_checked++;
+    }
+    while (a->state == A_CHECKING)
+        pthread_cond_wait (&p->judged, &p->mu);
+    int rc = a->state == A_OK ? rcn_entry_adopt_check (e, a->e) : RCN_ESIG;
+    rcn_entry_destroy (&a->e);
+    a->state = A_EMPTY;
+    p->ahead_taken++;
+    return rc;
+}
+
+static void verify_group (rcn_vpool_t *pool, rcn_entry_t *const *entries, size_t n,
+                          int *results);
+
 static void *
 worker (void *arg)
 {
@@ -61,10 +217,14 @@ worker (void *arg)
     unsigned long seen = 0;
     pthread_mutex_lock (&p->mu);
     for (;;) {
-        while (!p->stop && (!p->open || p->gen == seen))
+        while (!p->stop && (!p->open || p->gen == seen) && p->qnext == p->count)
             pthread_cond_wait (&p->work, &p->mu);
         if (p->stop)
             break;
+        if (!p->open || p->gen == seen) {
+            ahead_check (p);          /* no group waiting: the oldest queued entry */
+            continue;
+        }
         seen = p->gen;
         p->active++;
         rcn_entry_t *const *entries = p->entries;
@@ -100,6 +260,13 @@ rcn_vpool_new (size_t threads, rcn_vpool_t **out)
         return RCN_ENOMEM;
     }
     if (pthread_cond_init (&p->idle, NULL) != 0) {
+        pthread_cond_destroy (&p->work);
+        pthread_mutex_destroy (&p->mu);
+        free (p);
+        return RCN_ENOMEM;
+    }
+    if (pthread_cond_init (&p->judged, NULL) != 0) {
+        pthread_cond_destroy (&p->idle);
         pthread_cond_destroy (&p->work);
         pthread_mutex_destroy (&p->mu);
         free (p);
@@ -147,6 +314,9 @@ rcn_vpool_destroy (rcn_vpool_t **self_p)
     for (size_t i = 0; i < p->nworkers; i++)
         pthread_join (p->workers[i], NULL);
     free (p->workers);
+    for (size_t i = 0; i < RCN_VPOOL_AHEAD; i++)
+        rcn_entry_destroy (&p->ring[i].e);
+    pthread_cond_destroy (&p->judged);
     pthread_cond_destroy (&p->idle);
     pthread_cond_destroy (&p->work);
     pthread_mutex_destroy (&p->mu);
@@ -164,6 +334,52 @@ void
 rcn_vpool_verify (rcn_vpool_t *pool, rcn_entry_t *const *entries, size_t n, int *results)
 {
     assert (n == 0 || (entries && results));
+    if (!pool || pool->nworkers == 0 || n == 0) {
+        verify_group (pool, entries, n, results);
+        return;
+    }
+    pthread_mutex_lock (&pool->mu);
+    bool ahead = pool->count > 0;
+    pthread_mutex_unlock (&pool->mu);
+    /* twin[i]: entry i's ring twin; sub: the entries with none, checked as a group. */
+    ahead_t **twin = ahead ? calloc (n, sizeof *twin) : NULL;
+    rcn_entry_t **sub = ahead ? malloc (n * sizeof *sub) : NULL;
+    size_t *sub_of = ahead ? malloc (n * sizeof *sub_of) : NULL;
+    int *sub_rc = ahead ? malloc (n * sizeof *sub_rc) : NULL;
+    if (!twin || !sub || !sub_of || !sub_rc) {
+        verify_group (pool, entries, n, results);
+        goto done;
+    }
+    size_t ns = 0;
+    pthread_mutex_lock (&pool->mu);
+    for (size_t i = 0; i < n; i++)
+        if (!(twin[i] = ahead_find (pool, entries[i]))) {
+            sub_of[ns] = i;
+            sub[ns++] = entries[i];
+        }
+    pthread_mutex_unlock (&pool->mu);
+    verify_group (pool, sub, ns, sub_rc);
+    for (size_t j = 0; j < ns; j++)
+        results[sub_of[j]] = sub_rc[j];
+    /* Newest first: the workers take queued entries oldest first, so the caller checks from
+     * the other end and waits for a worker's entry in hand only where they meet. */
+    pthread_mutex_lock (&pool->mu);
+    for (size_t i = n; i-- > 0;)
+        if (twin[i])
+            results[i] = ahead_take (pool, twin[i], entries[i]);
+    ahead_trim (pool, false);
+    pthread_mutex_unlock (&pool->mu);
+done:
+    free (twin);
+    free (sub);
+    free (sub_of);
+    free (sub_rc);
+}
+
+/* The group job: entries[0..n) checked by the caller and every worker. */
+static void
+verify_group (rcn_vpool_t *pool, rcn_entry_t *const *entries, size_t n, int *results)
+{
     if (!pool || pool->nworkers == 0 || n < RCN_VPOOL_MIN_BATCH) {
         atomic_size_t next;
         atomic_init (&next, 0);

@@ -306,6 +306,68 @@ test_pool_same_as_inline (void)
     }
 }
 
+/* rcn_ingest_prefetch makes the same cheap checks first (no crypto for garbage, a stranger or
+ * a held entry; nothing with a pool of one thread), and a group of prefetched entries is then
+ * ingested exactly as ever: stored, with one signature check per new entry in all, a forged
+ * one refused. */
+static void
+test_prefetch (void)
+{
+    char *dir = rcn_test_tmpdir ("ingest-prefetch");
+    rcn_store_opts_t o = { .is_member = only_a, .kinds = s_kinds };
+    rcn_store_t *s = NULL;
+    char why[256];
+    REQUIRE (rcn_store_open (dir, &o, &s, why, sizeof why) == RCN_OK);
+    rcn_vpool_t *one = NULL, *pool = NULL;
+    REQUIRE (rcn_vpool_new (1, &one) == RCN_OK && rcn_vpool_new (2, &pool) == RCN_OK);
+
+    enum { N = 12 };
+    uint8_t *w[N], hash[N][32], *bad, *stranger, junk[40] = { 0x0a, 0x05 };
+    size_t len[N], slen;
+    for (int i = 0; i < N; i++)
+        w[i] = wire_of (&s_a, (uint64_t) i + 1, i ? hash[i - 1] : NULL, hash[i], &len[i]);
+    bad = forge (w[N - 1], len[N - 1]);
+    uint8_t shash[32];
+    stranger = wire_of (&s_stranger, 1, NULL, shash, &slen);
+
+    uint64_t v0 = rcn_entry_verify_calls ();
+    CHECK (!rcn_ingest_prefetch (s, one, w[0], len[0], only_a, NULL));
+    CHECK (!rcn_ingest_prefetch (s, pool, junk, sizeof junk, only_a, NULL));
+    CHECK (!rcn_ingest_prefetch (s, pool, stranger, slen, only_a, NULL));
+    int res[N];
+    REQUIRE (rcn_ingest_pooled (s, pool, (const uint8_t *const *) w, len, 2, res, NULL) == RCN_OK);
+    CHECK (!rcn_ingest_prefetch (s, pool, w[1], len[1], only_a, NULL));     /* held */
+    CHECK_EQ (rcn_entry_verify_calls () - v0, 2);
+
+    /* Ahead: 2..N-2 and the forged N-1, then the group 2..N-1 with the genuine N-1. */
+    v0 = rcn_entry_verify_calls ();
+    for (int i = 2; i < N - 1; i++)
+        CHECK (rcn_ingest_prefetch (s, pool, w[i], len[i], only_a, NULL));
+    CHECK (rcn_ingest_prefetch (s, pool, bad, len[N - 1], only_a, NULL));
+    REQUIRE (rcn_ingest_pooled (s, pool, (const uint8_t *const *) w + 2, len + 2, N - 2, res,
+                                NULL) == RCN_OK);
+    for (int i = 0; i < N - 2; i++)
+        CHECK_EQ (res[i], RCN_OK);
+    uint64_t head = 0;
+    REQUIRE (rcn_store_head (s, s_a.pk, &head, NULL) == RCN_OK);
+    CHECK_EQ (head, N);
+    /* The forged copy, judged ahead as bad, is refused when it comes. */
+    REQUIRE (rcn_ingest_pooled (s, pool, (const uint8_t *const *) &bad, &len[N - 1], 1, res,
+                                NULL) == RCN_OK);
+    CHECK_EQ (res[0], RCN_ESIG);
+    CHECK_EQ (rcn_entry_verify_calls () - v0, N - 2 + 1);     /* the forged one once, ahead */
+
+    for (int i = 0; i < N; i++)
+        free (w[i]);
+    free (bad);
+    free (stranger);
+    rcn_vpool_destroy (&one);
+    rcn_vpool_destroy (&pool);
+    rcn_store_destroy (&s);
+    rcn_test_rmtree (dir);
+    free (dir);
+}
+
 int
 main (void)
 {
@@ -314,5 +376,6 @@ main (void)
     crypto_sign_keypair (s_stranger.pk, s_stranger.sk);
     RUN (test_ingest);
     RUN (test_pool_same_as_inline);
+    RUN (test_prefetch);
     return rcn_test_done ();
 }

@@ -1,7 +1,8 @@
 /* test_vpool.c — signature checks on worker threads: the same results whatever the thread
  * count (good and forged entries mixed, small groups and a group of 1000), exactly one check
  * per entry (rcn_entry_verify_calls), threads reused across many small groups, and a pool
- * destroyed with no work, twice, or never given any. Timing is no test's business here. */
+ * destroyed with no work, twice, or never given any; entries checked ahead (prefetched) give
+ * the same outcomes with still one check each. Timing is no test's business here. */
 #include "testutil.h"
 
 #include <sodium.h>
@@ -100,6 +101,20 @@ check_group (rcn_vpool_t *pool, size_t from, size_t n, int *out)
     free_entries (es, n);
 }
 
+/* Parts [0, 64) judged on pool, whatever it prefetched before: results right. */
+static void
+check_group_ahead_ok (rcn_vpool_t *pool)
+{
+    rcn_entry_t **es = entries_of (0, 64);
+    int res[64];
+    rcn_vpool_verify (pool, es, 64, res);
+    size_t wrong = 0;
+    for (size_t i = 0; i < 64; i++)
+        wrong += res[i] != (s_parts[i].good ? RCN_OK : RCN_ESIG) || es[i]->verified != s_parts[i].good;
+    CHECK_EQ (wrong, 0);
+    free_entries (es, 64);
+}
+
 static void
 test_same_results_any_thread_count (void)
 {
@@ -176,6 +191,61 @@ test_lifecycle (void)
     rcn_vpool_destroy (&b);
 }
 
+/* Checked ahead: groups whose entries were prefetched (all, some, or none of them; the next
+ * group's prefetched while this one is judged, as the node does) get the same results, flags
+ * and hashes, and every entry is checked once in all (by a worker ahead, or in its group).
+ * A pool with no workers takes nothing; prefetched outcomes no group claims make room. */
+static void
+test_checked_ahead (void)
+{
+    rcn_vpool_t *none = NULL, *pool = NULL;
+    REQUIRE (rcn_vpool_new (1, &none) == RCN_OK);
+    rcn_entry_t **one = entries_of (0, 1);
+    CHECK (!rcn_vpool_prefetch (none, &one[0]));
+    CHECK (one[0] != NULL);                           /* left to the caller */
+    free_entries (one, 1);
+    rcn_vpool_destroy (&none);
+
+    REQUIRE (rcn_vpool_new (3, &pool) == RCN_OK);
+    enum { G = 100 };
+    uint64_t v0 = rcn_entry_verify_calls ();
+    size_t wrong = 0;
+    for (size_t from = 0; from + G <= NMAX; from += G) {
+        /* Group k+1 ahead (all but every 5th entry of it), then group k judged. */
+        rcn_entry_t **ahead = entries_of (from, G);
+        for (size_t i = 0; i < G; i++)
+            if (i % 5 != 4)
+                CHECK (rcn_vpool_prefetch (pool, &ahead[i]) && ahead[i] == NULL);
+        free_entries (ahead, G);
+        rcn_entry_t **es = entries_of (from, G);
+        int res[G];
+        rcn_vpool_verify (pool, es, G, res);
+        for (size_t i = 0; i < G; i++) {
+            const bool good = s_parts[from + i].good;
+            wrong += res[i] != (good ? RCN_OK : RCN_ESIG) || es[i]->verified != good
+                     || (good && (!es[i]->has_hash
+                                  || memcmp (es[i]->hash, s_parts[from + i].hash, 32) != 0));
+        }
+        free_entries (es, G);
+    }
+    CHECK_EQ (wrong, 0);
+    CHECK_EQ (rcn_entry_verify_calls () - v0, NMAX);
+    uint64_t checked, taken;
+    rcn_vpool_prefetch_counts (pool, &checked, &taken);
+    CHECK_EQ (taken, NMAX - NMAX / 5);
+    CHECK_EQ (checked, taken);
+    /* More prefetched than the ring holds, claimed by nobody: the oldest judged make room,
+     * and a later group is still judged right. */
+    for (size_t k = 0; k < 3; k++) {
+        rcn_entry_t **es = entries_of (0, NMAX);
+        for (size_t i = 0; i < NMAX; i++)
+            (void) rcn_vpool_prefetch (pool, &es[i]);
+        free_entries (es, NMAX);
+    }
+    check_group_ahead_ok (pool);
+    rcn_vpool_destroy (&pool);
+}
+
 int
 main (void)
 {
@@ -184,6 +254,7 @@ main (void)
     RUN (test_same_results_any_thread_count);
     RUN (test_many_small_groups);
     RUN (test_lifecycle);
+    RUN (test_checked_ahead);
     for (int i = 0; i < NMAX; i++)
         free (s_parts[i].signed_bytes);
     return rcn_test_done ();

@@ -85,6 +85,12 @@ int rcn_entry_from_raw (const uint8_t *raw, size_t len, bool trusted, rcn_entry_
  * RCN_ESIG otherwise (the entry is left unverified). */
 int rcn_entry_verify (rcn_entry_t *e) RCN_MUST;
 
+/* Marks e verified without a check of its own when `checked` holds the same bytes (signed
+ * and sig) and was verified (by rcn_entry_verify, on another thread maybe): the same bytes
+ * verify the same way. Sets the hash too. RCN_ESIG (e untouched) when the bytes differ or
+ * `checked` is not verified. Counts no check. */
+int rcn_entry_adopt_check (rcn_entry_t *e, const rcn_entry_t *checked) RCN_MUST;
+
 /* How many signature checks (rcn_entry_verify) this process has made: lets a test show that
  * a path did no crypto, and the benchmark count checks per entry. */
 uint64_t rcn_entry_verify_calls (void);

@@ -13,10 +13,15 @@
 #ifndef RCN_VPOOL_H
 #define RCN_VPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "rcn/entry.h"
 #include "rcn/err.h"
+
+/* Entries checked ahead (rcn_vpool_prefetch) and not yet claimed by a group, at most. */
+#define RCN_VPOOL_AHEAD 2048
 
 /* Below this many entries a group is checked on the caller's thread alone: waking a worker
  * costs more than it saves. */
@@ -25,8 +30,9 @@
 
 typedef struct rcn_vpool rcn_vpool_t;
 
-/* How many threads to check with by default: the online CPUs, at most RCN_VPOOL_MAX_THREADS
- * (1 when the count cannot be read). */
+/* How many threads to check with by default: the CPUs this process may run on (its affinity
+ * mask: a member pinned to one core by taskset checks on one thread, not two fighting for it),
+ * at most RCN_VPOOL_MAX_THREADS (the online CPUs when the mask cannot be read; 1 when neither). */
 size_t rcn_vpool_default_threads (void);
 
 /* A pool checking with `threads` threads, the caller's included: threads - 1 workers are
@@ -46,8 +52,22 @@ size_t rcn_vpool_threads (const rcn_vpool_t *pool);
 /* Checks the signatures of entries[0..n) (rcn_entry_verify: sets verified and the hash on
  * success), in parallel when pool has workers and n >= RCN_VPOOL_MIN_BATCH; pool NULL: on
  * the caller's thread. results[i] (caller-allocated) gets RCN_OK or RCN_ESIG, the same
- * whatever the thread count. Entries are borrowed; the caller must not touch them from
- * another thread during the call. One caller at a time per pool. */
+ * whatever the thread count. An entry whose bytes were prefetched takes that check's outcome
+ * (waiting for it when a worker has it in hand). Entries are borrowed; the caller must not
+ * touch them from another thread during the call. One caller at a time per pool (the same
+ * thread as rcn_vpool_prefetch's). */
 void rcn_vpool_verify (rcn_vpool_t *pool, rcn_entry_t *const *entries, size_t n, int *results);
+
+/* Hands *e (decoded, unverified; the pool takes it and nulls *e) to the workers, to be
+ * checked ahead of its group while the caller does other work (receives, commits); a later
+ * rcn_vpool_verify given an entry with the same bytes takes that outcome instead of checking
+ * again. The caller makes the cheap checks first (size, header, held already): this spends
+ * crypto. Returns false (*e left to the caller) when the pool has no workers or
+ * RCN_VPOOL_AHEAD entries are pending; outcomes nobody claimed are dropped oldest first. */
+bool rcn_vpool_prefetch (rcn_vpool_t *pool, rcn_entry_t **e);
+
+/* Entries checked ahead so far (prefetched and checked by a worker or the caller), and of
+ * those, how many a group took. */
+void rcn_vpool_prefetch_counts (const rcn_vpool_t *pool, uint64_t *checked, uint64_t *taken);
 
 #endif

@@ -6,7 +6,10 @@
  * updates, whatever the interleaving with other origins. Whether an alert is "in force" (not
  * expired) depends on now, so it is computed when listed, never stored.
  *
- * View:  alert.root  root hash -> record (below)      alert.ref  any alert hash -> root hash */
+ * View:  alert.root  root hash -> record (below)      alert.ref  update/cancel hash -> root hash
+ * An issue is its own root, so it has no alert.ref row: a reference is looked up in alert.ref,
+ * then in alert.root (one random-key write less per alert: ingest writes every page it
+ * touches, and hash keys touch a new page each). */
 #include "rcn/clock.h"
 #include "rcn/codec.h"
 #include "rcn/kind.h"
@@ -133,6 +136,11 @@ resolve (const rcn_view_t *v, const Rcn__Alert *a, const uint8_t origin[32], uin
     static const char *not_own = "alert: references no earlier alert of the same region";
     MDB_val k = { 32, a->references.data }, val;
     int rc = mdb_get (v->txn, v->dbi[DB_REF], &k, &val);
+    if (rc == MDB_NOTFOUND) {
+        rc = mdb_get (v->txn, v->dbi[DB_ROOT], &k, &val);     /* an issue: its own root */
+        if (rc == 0)
+            val = k;
+    }
     if (rc == MDB_NOTFOUND || (rc == 0 && val.mv_size != 32)) {
         rcn_errf (why, whylen, "%s", author ? "alert: references an alert this log does not hold"
                                             : not_own);
@@ -211,7 +219,8 @@ alert_apply (const rcn_view_t *v, const rcn_entry_t *e, char *why, size_t whylen
     MDB_val k = { 32, root }, val = { RECORD_SIZE, packed };
     MDB_val rk = { 32, (void *) e->hash }, rv = { 32, root };
     if (mdb_put (v->txn, v->dbi[DB_ROOT], &k, &val, 0) != 0
-        || mdb_put (v->txn, v->dbi[DB_REF], &rk, &rv, 0) != 0)
+        || (a->action != RCN__ALERT__ACTION__ACTION_ISSUE
+            && mdb_put (v->txn, v->dbi[DB_REF], &rk, &rv, 0) != 0))
         rc = RCN_EDB;
 done:
     rcn__alert__free_unpacked (a, NULL);
