@@ -31,6 +31,7 @@ typedef struct {
 
 typedef struct {
     bool active;
+    bool ahead;                           /* sent before the reply it follows was ingested */
     size_t peer;
     uint64_t from_seq;
     uint64_t request_id;
@@ -64,6 +65,7 @@ struct rcn_repl {
     size_t self, n;
     peer_t peers[RCN_MAX_MEMBERS];
     inflight_t pulls[RCN_MAX_MEMBERS];    /* by origin */
+    inflight_t ahead[RCN_MAX_MEMBERS];    /* by origin: the follow-up of pulls[o], same peer */
     held_list_t held[RCN_MAX_MEMBERS];    /* by origin */
     probe_t probes[RCN_MAX_MEMBERS];      /* by origin */
     size_t held_total;
@@ -146,6 +148,14 @@ forked (rcn_repl_t *r, size_t o)
 }
 
 static bool forked (rcn_repl_t *r, size_t o);
+
+/* Gives up origin o's follow-up pull: a reply to it will be stale. */
+static void
+drop_ahead (rcn_repl_t *r, size_t o)
+{
+    r->ahead[o].active = false;
+}
+
 static void stall (rcn_repl_t *r, size_t peer, size_t o, uint64_t now);
 static void doubt (rcn_repl_t *r, size_t peer, size_t o, uint64_t now);
 
@@ -470,40 +480,44 @@ stall (rcn_repl_t *r, size_t peer, size_t o, uint64_t now)
     p->info.pulls_fruitless++;
 }
 
-void
-rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep, uint64_t now)
+/* Ingests a reply to pull f (no longer in flight) of origin o from peer. Returns false when
+ * the reply brought nothing that could be stored (the pull's follow-up, if any, then cannot
+ * continue our head either). */
+static bool
+take_reply (rcn_repl_t *r, size_t peer, size_t o, const inflight_t *f, const rcn_pull_reply_t *rep,
+            uint64_t now)
 {
-    (void) now;
-    size_t o;
-    if (!origin_index (r, rep->origin, &o)) {
-        r->stats.stale_replies++;
-        return;
-    }
-    inflight_t *f = &r->pulls[o];
-    if (!f->active || f->peer != peer || f->request_id != rep->request_id) {
-        r->stats.stale_replies++;         /* stale, or not ours: ignored */
-        return;
-    }
-    f->active = false;
     peer_t *p = &r->peers[peer];
     p->info.pulls_answered++;
     if (rep->error != 0 || rep->n_entries == 0) {
         stall (r, peer, o, now);
-        return;
+        return false;
+    }
+    /* A follow-up sent ahead of the one before it: if that one left our head short of where
+     * this one starts, nothing here can be stored yet. No doubt on the peer (it sent what was
+     * asked): the pull is planned again. */
+    uint64_t head = our_head (r, o);
+    if (f->ahead && (head == UINT64_MAX || f->from_seq > head + 1)) {
+        r->stats.ahead_wasted++;
+        return false;
     }
     int *res = calloc (rep->n_entries, sizeof *res);
     if (!res)
-        return;
+        return false;
+    bool ok = true;
     rcn_ingest_stats_t before = r->stats.ingest;
     if (rcn_ingest_chunk_pooled (r->store, r->pool, rep->origin, rep->entries, rep->entry_lens,
                                  rep->n_entries, res, &r->stats.ingest) == RCN_OK) {
         uint64_t stored = r->stats.ingest.stored - before.stored;
         p->info.entries_pulled += stored;
+        p->info.pull_sig_checks += r->stats.ingest.chunk_sig_checks - before.chunk_sig_checks;
         r->stats.chunk_stored += stored;
         r->stats.chunk_refused += r->stats.ingest.refused - before.refused
                                 + r->stats.ingest.bad_sig - before.bad_sig;
-        if (stored == 0)
+        if (stored == 0) {
+            ok = false;
             stall (r, peer, o, now);    /* a diverged chain or a tampering relay: not again soon */
+        }
         for (size_t i = 0; i < rep->n_entries; i++) {
             if (res[i] != RCN_ESIG && res[i] != RCN_ECHAIN)
                 continue;
@@ -521,13 +535,83 @@ rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep,
         }
         /* Its chain does not continue ours: the entries differ at or below our head. Fetch
          * its entry at our head's seq to see (a fork is evidence worth one more pull). */
-        uint64_t head = our_head (r, o);
+        head = our_head (r, o);
         if (stored == 0 && res[0] == RCN_ECHAIN && head != UINT64_MAX && head > 0
             && !r->probes[o].active && !forked (r, o))
             r->probes[o] = (probe_t) { true, peer, head };
     }
+    else
+        ok = false;
     free (res);
+    return ok;
+}
+
+void
+rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep, uint64_t now)
+{
+    size_t o;
+    if (!origin_index (r, rep->origin, &o)) {
+        r->stats.stale_replies++;
+        return;
+    }
+    inflight_t *f = &r->pulls[o];
+    if (!f->active || f->peer != peer || f->request_id != rep->request_id) {
+        r->stats.stale_replies++;         /* stale, or not ours: ignored */
+        return;
+    }
+    inflight_t done = *f;
+    f->active = false;
+    bool ok = take_reply (r, peer, o, &done, rep, now);
+    /* The follow-up, if one was sent, is now the pull in flight — unless this reply left
+     * nothing for it to build on: then its reply will be stale. */
+    if (r->ahead[o].active && ok)
+        *f = r->ahead[o];
+    r->ahead[o].active = false;
     held_drain (r, o);
+}
+
+bool
+rcn_repl_pull_ahead (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep, uint64_t now,
+                     rcn_pull_plan_t *out)
+{
+    assert (r && rep && out && peer < r->n);
+    size_t o;
+    if (rep->error != RCN_PULL_OK || rep->n_entries == 0 || !origin_index (r, rep->origin, &o))
+        return false;
+    inflight_t *f = &r->pulls[o];
+    if (!f->active || f->peer != peer || f->request_id != rep->request_id || r->ahead[o].active
+        || !r->peers[peer].info.up || r->probes[o].active)
+        return false;
+    size_t inflight = 0;
+    for (size_t i = 0; i < r->n; i++)
+        inflight += r->pulls[i].active + r->ahead[i].active;
+    if (inflight >= RCN_REPL_PULLS_MAX)
+        return false;
+    /* Only a pull that continues our head (not a probe for fork evidence), whose entries run
+     * on from from_seq (its last one's seq is at least from_seq + n - 1: more when a Recovery
+     * skips a lost span; nothing else is parsed before ingest, which judges them all), of a
+     * peer that says it holds more. */
+    uint64_t head = our_head (r, o);
+    if (head == UINT64_MAX || f->from_seq != head + 1)
+        return false;
+    rcn_entry_t *last = NULL;
+    size_t k = rep->n_entries - 1;
+    uint64_t last_seq = 0;
+    if (rcn_entry_decode (rep->entries[k], rep->entry_lens[k], &last) == RCN_OK
+        && memcmp (last->h.origin, rep->origin, RCN_KEY_SIZE) == 0)
+        last_seq = last->h.seq;
+    rcn_entry_destroy (&last);
+    if (last_seq < f->from_seq + k || rep->head_seq <= last_seq)
+        return false;
+    r->ahead[o] = (inflight_t) { .active = true, .ahead = true, .peer = peer,
+                                 .from_seq = last_seq + 1, .request_id = r->next_id++,
+                                 .sent_at = now };
+    r->peers[peer].info.pulls_sent++;
+    r->stats.pulls_ahead++;
+    *out = (rcn_pull_plan_t) { .peer = peer, .from_seq = last_seq + 1,
+                               .request_id = r->ahead[o].request_id };
+    memcpy (out->origin, rep->origin, RCN_KEY_SIZE);
+    return true;
 }
 
 void
@@ -543,6 +627,7 @@ rcn_repl_tick (rcn_repl_t *r, uint64_t now)
         inflight_t *f = &r->pulls[i];
         if (f->active && now - f->sent_at > RCN_REPL_PULL_TIMEOUT_MS) {
             f->active = false;
+            drop_ahead (r, i);            /* answered after this one, if at all: stale */
             r->peers[f->peer].info.pulls_timed_out++;
             doubt (r, f->peer, i, now);   /* unanswered: its claim is not believed for a while */
         }
@@ -556,6 +641,7 @@ rcn_repl_link_lost (rcn_repl_t *r, size_t peer)
     for (size_t o = 0; o < r->n; o++)
         if (r->pulls[o].active && r->pulls[o].peer == peer) {
             r->pulls[o].active = false;
+            drop_ahead (r, o);
             r->peers[peer].info.pulls_cut++;
         }
 }
@@ -589,7 +675,7 @@ rcn_repl_plan_pulls (rcn_repl_t *r, uint64_t now, rcn_pull_plan_t *out, size_t m
 {
     size_t inflight = 0, planned = 0;
     for (size_t o = 0; o < r->n; o++)
-        inflight += r->pulls[o].active;
+        inflight += r->pulls[o].active + r->ahead[o].active;
     for (size_t k = 0; k < r->n && planned < max && inflight < RCN_REPL_PULLS_MAX; k++) {
         size_t o = (r->rr + k) % r->n;
         if (r->pulls[o].active)
@@ -601,7 +687,8 @@ rcn_repl_plan_pulls (rcn_repl_t *r, uint64_t now, rcn_pull_plan_t *out, size_t m
         if (pr->active && !fork && r->peers[pr->peer].info.up) {
             pr->active = false;
             inflight_t *f = &r->pulls[o];
-            *f = (inflight_t) { true, pr->peer, pr->seq, r->next_id++, now };
+            *f = (inflight_t) { .active = true, .peer = pr->peer, .from_seq = pr->seq,
+                                .request_id = r->next_id++, .sent_at = now };
             r->peers[pr->peer].info.pulls_sent++;
             out[planned] = (rcn_pull_plan_t) { .peer = pr->peer, .from_seq = pr->seq,
                                                .request_id = f->request_id };
@@ -619,7 +706,8 @@ rcn_repl_plan_pulls (rcn_repl_t *r, uint64_t now, rcn_pull_plan_t *out, size_t m
         if (peer == r->n)
             continue;
         inflight_t *f = &r->pulls[o];
-        *f = (inflight_t) { true, peer, head + 1, r->next_id++, now };
+        *f = (inflight_t) { .active = true, .peer = peer, .from_seq = head + 1,
+                            .request_id = r->next_id++, .sent_at = now };
         r->peers[peer].info.pulls_sent++;
         out[planned] = (rcn_pull_plan_t) { .peer = peer, .from_seq = head + 1,
                                            .request_id = f->request_id };

@@ -23,8 +23,8 @@
 
 #define HEARTBEAT_MS 1000
 #define MISMATCH_LOG_MS 60000
-#define LIVE_BATCH 256               /* live entries ingested as one group, at most */
-#define SUB_BUDGET 256               /* messages taken from one SUB socket per rcn_sync_handle */
+#define LIVE_BATCH RCN_INGEST_LIVE_GROUP /* live entries ingested as one group, at most */
+#define SUB_BUDGET (2 * LIVE_BATCH) /* messages taken from one SUB socket per rcn_sync_handle */
 #define SUB_SLICE 32                 /* … in turns of this many, so no peer starves the others */
 
 /* A connection that ended, to be checked for having come back. */
@@ -65,11 +65,14 @@ struct rcn_sync {
     link_t links[RCN_MAX_MEMBERS];
     rcn_repl_t *repl;
     rcn_vpool_t *pool;               /* signature checks of live batches and pull replies */
-    /* Live entries drained from the SUB sockets, ingested as one group (flush_live): the
-     * frames are kept until then, the entries point into them. */
-    zmq_msg_t live_msg[LIVE_BATCH];
-    const uint8_t *live_wire[LIVE_BATCH];
-    size_t live_len[LIVE_BATCH], live_peer[LIVE_BATCH];
+    /* Live entries drained from the SUB sockets, ingested in groups of LIVE_BATCH (flush_live):
+     * the frames are kept until then, the entries point into them. With checking threads, a
+     * group is held back until the next one is drained behind it, its checks handed to the
+     * pool ahead (rcn_ingest_prefetch): the workers check one group while the loop commits
+     * the other. */
+    zmq_msg_t live_msg[2 * LIVE_BATCH];
+    const uint8_t *live_wire[2 * LIVE_BATCH];
+    size_t live_len[2 * LIVE_BATCH], live_peer[2 * LIVE_BATCH];
     size_t nlive;
     uint64_t next_heartbeat;
     uint64_t served, serve_refused, router_malformed, published, publish_dropped;
@@ -295,16 +298,35 @@ close_frames (zmq_msg_t *frames, int n)
         zmq_msg_close (&frames[i]);
 }
 
-/* Hands the live entries drained so far to replication as one group, and lets their frames go. */
+/* Hands the first k live entries to replication as one group, lets their frames go and moves
+ * the rest to the front. */
+static void
+flush_first (rcn_sync_t *s, size_t k, uint64_t now)
+{
+    assert (k <= s->nlive && k <= LIVE_BATCH);
+    if (k == 0)
+        return;
+    rcn_repl_on_live_batch (s->repl, s->live_peer, s->live_wire, s->live_len, k, now);
+    for (size_t i = 0; i < k; i++)
+        zmq_msg_close (&s->live_msg[i]);
+    for (size_t i = k; i < s->nlive; i++) {
+        zmq_msg_t *m = &s->live_msg[i - k];
+        zmq_msg_init (m);
+        zmq_msg_move (m, &s->live_msg[i]);   /* a small message's data moves with it */
+        zmq_msg_close (&s->live_msg[i]);
+        s->live_wire[i - k] = zmq_msg_data (m);
+        s->live_len[i - k] = zmq_msg_size (m);
+        s->live_peer[i - k] = s->live_peer[i];
+    }
+    s->nlive -= k;
+}
+
+/* Hands every live entry drained so far to replication, in groups of at most LIVE_BATCH. */
 static void
 flush_live (rcn_sync_t *s, uint64_t now)
 {
-    if (s->nlive == 0)
-        return;
-    rcn_repl_on_live_batch (s->repl, s->live_peer, s->live_wire, s->live_len, s->nlive, now);
-    for (size_t i = 0; i < s->nlive; i++)
-        zmq_msg_close (&s->live_msg[i]);
-    s->nlive = 0;
+    while (s->nlive > 0)
+        flush_first (s, s->nlive < LIVE_BATCH ? s->nlive : LIVE_BATCH, now);
 }
 
 /* Takes up to max messages from peer's SUB without waiting: live entries join the batch (handed
@@ -339,8 +361,15 @@ on_sub (rcn_sync_t *s, size_t peer, int max, uint64_t now)
             s->live_peer[s->nlive] = peer;
             s->nlive++;
             close_frames (f, nf);
-            if (s->nlive == LIVE_BATCH)
-                flush_live (s, now);
+            /* With workers, checked ahead while the group before it commits; with none, the
+             * group is handed on as soon as it is full. */
+            bool ahead = rcn_vpool_threads (s->pool) > 1;
+            if (ahead)
+                (void) rcn_ingest_prefetch (s->store, s->pool, s->live_wire[s->nlive - 1],
+                                            s->live_len[s->nlive - 1], rcn_roster_is_member,
+                                            (void *) s->roster);
+            if (s->nlive == (ahead ? 2 : 1) * LIVE_BATCH)
+                flush_first (s, LIVE_BATCH, now);
             continue;
         }
         if (topic == 'H') {
@@ -403,6 +432,24 @@ on_subs (rcn_sync_t *s, const zmq_pollitem_t *items, size_t n, uint64_t now)
     flush_live (s, now);
 }
 
+/* Sends one planned pull over its peer's DEALER (dropped when the link is down or full: the
+ * pull then times out and is planned again). */
+static void
+send_pull (rcn_sync_t *s, const rcn_pull_plan_t *plan)
+{
+    rcn_pull_request_t req = { .request_id = plan->request_id, .from_seq = plan->from_seq,
+                               .max_bytes = RCN_PULL_MAX_BYTES };
+    memcpy (req.origin, plan->origin, 32);
+    memcpy (req.roster_hash, rcn_roster_hash (s->roster), 32);
+    uint8_t *out = NULL;
+    size_t len = 0;
+    void *dealer = s->links[plan->peer].dealer;
+    if (dealer && rcn_pull_request_encode (&req, &out, &len) == RCN_OK) {
+        zmq_send (dealer, out, len, ZMQ_DONTWAIT);
+        free (out);
+    }
+}
+
 static void
 on_dealer (rcn_sync_t *s, size_t peer, uint64_t now)
 {
@@ -420,6 +467,11 @@ on_dealer (rcn_sync_t *s, size_t peer, uint64_t now)
         char why[256];
         if (rcn_pull_reply_decode (zmq_msg_data (&f[0]), zmq_msg_size (&f[0]), &rep, why,
                                    sizeof why) == RCN_OK) {
+            /* The next chunk is asked for before this one is ingested: the peer reads and
+             * sends it meanwhile (catch-up runs on both members' cores at once). */
+            rcn_pull_plan_t next;
+            if (rcn_repl_pull_ahead (s->repl, peer, rep, now, &next))
+                send_pull (s, &next);
             rcn_repl_on_pull_reply (s->repl, peer, rep, now);
             rcn_pull_reply_destroy (&rep);
         }
@@ -566,19 +618,8 @@ rcn_sync_tick (rcn_sync_t *s, uint64_t now)
     rcn_repl_tick (s->repl, now);
     rcn_pull_plan_t plan[RCN_REPL_PULLS_MAX];
     size_t np = s->isolated ? 0 : rcn_repl_plan_pulls (s->repl, now, plan, RCN_REPL_PULLS_MAX);
-    for (size_t i = 0; i < np; i++) {
-        rcn_pull_request_t req = { .request_id = plan[i].request_id, .from_seq = plan[i].from_seq,
-                                   .max_bytes = RCN_PULL_MAX_BYTES };
-        memcpy (req.origin, plan[i].origin, 32);
-        memcpy (req.roster_hash, rcn_roster_hash (s->roster), 32);
-        uint8_t *out = NULL;
-        size_t len = 0;
-        void *dealer = s->links[plan[i].peer].dealer;
-        if (dealer && rcn_pull_request_encode (&req, &out, &len) == RCN_OK) {
-            zmq_send (dealer, out, len, ZMQ_DONTWAIT);
-            free (out);
-        }
-    }
+    for (size_t i = 0; i < np; i++)
+        send_pull (s, &plan[i]);
     if (s->mon_pub)
         rcn_transport_monitor_drain (s->mon_pub, &s->counts_pub);
     if (s->mon_router)
@@ -738,6 +779,7 @@ rcn_sync_peers_json (const rcn_sync_t *s, uint64_t now)
         json_object_set_new (o, "pulls_timed_out", json_integer ((json_int_t) pi->pulls_timed_out));
         json_object_set_new (o, "pulls_cut", json_integer ((json_int_t) pi->pulls_cut));
         json_object_set_new (o, "entries_pulled", json_integer ((json_int_t) pi->entries_pulled));
+        json_object_set_new (o, "pull_sig_checks", json_integer ((json_int_t) pi->pull_sig_checks));
         json_object_set_new (o, "malformed", json_integer ((json_int_t) s->links[i].malformed));
         /* Handshakes on our connections to it that failed: it refused us (not in its
          * roster?) or answered with another key. Outsiders refused by OUR ZAP have no roster
@@ -777,6 +819,9 @@ rcn_sync_stats_json (const rcn_sync_t *s)
     json_object_set_new (o, "live_refused", json_integer ((json_int_t) st.live_refused));
     json_object_set_new (o, "bad_heartbeats", json_integer ((json_int_t) st.bad_heartbeats));
     json_object_set_new (o, "stale_replies", json_integer ((json_int_t) st.stale_replies));
+    /* Catch-up's signature checks (one per linked chunk, DESIGN §3) and this process's in all. */
+    json_object_set_new (o, "pull_sig_checks", json_integer ((json_int_t) st.ingest.chunk_sig_checks));
+    json_object_set_new (o, "signature_checks", json_integer ((json_int_t) rcn_entry_verify_calls ()));
     uint64_t over = 0;
     for (size_t i = 0; i < s->n; i++)
         over += s->links[i].counts_sub.disconnected + s->links[i].counts_dealer.disconnected;

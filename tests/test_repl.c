@@ -726,6 +726,148 @@ test_live_recovery (void)
     rx_close ();
 }
 
+/* Serves pull `p` of to's from member `from`'s store (chunks of RCN_ENTRY_MAX bytes). */
+static rcn_pull_reply_t *
+serve_plan (int from, const rcn_pull_plan_t *p)
+{
+    rcn_pull_request_t req = { .request_id = p->request_id, .from_seq = p->from_seq,
+                               .max_bytes = RCN_ENTRY_MAX };
+    memcpy (req.origin, p->origin, 32);
+    memcpy (req.roster_hash, rcn_roster_hash (s_roster), 32);
+    uint8_t *w = NULL;
+    size_t len = 0;
+    REQUIRE (rcn_pull_serve (s_m[from].store, &req, rcn_roster_hash (s_roster), &w, &len) == RCN_OK);
+    rcn_pull_reply_t *rep = NULL;
+    char why[256];
+    REQUIRE (rcn_pull_reply_decode (w, len, &rep, why, sizeof why) == RCN_OK);
+    free (w);
+    return rep;
+}
+
+/* The seq of the reply's last entry. */
+static uint64_t
+last_seq (const rcn_pull_reply_t *rep)
+{
+    rcn_entry_t *e = NULL;
+    REQUIRE (rcn_entry_decode (rep->entries[rep->n_entries - 1],
+                               rep->entry_lens[rep->n_entries - 1], &e) == RCN_OK);
+    uint64_t seq = e->h.seq;
+    rcn_entry_destroy (&e);
+    return seq;
+}
+
+/* to's pull of origin `origin` among those planned now; REQUIREs one. */
+static rcn_pull_plan_t
+plan_of (int to, int origin, uint64_t now)
+{
+    rcn_pull_plan_t plan[RCN_REPL_PULLS_MAX];
+    size_t np = rcn_repl_plan_pulls (s_m[to].repl, now, plan, RCN_REPL_PULLS_MAX);
+    for (size_t i = 0; i < np; i++)
+        if (memcmp (plan[i].origin, s_m[origin].pk, 32) == 0)
+            return plan[i];
+    REQUIRE (!"no pull of that origin planned");
+    abort ();
+}
+
+/* Pipelining: the follow-up of a pull is asked for before its reply is ingested, from the seq
+ * after the reply's last; a catch-up of several chunks then runs on follow-ups alone. A
+ * follow-up whose predecessor left the head short is dropped without doubting the peer, and
+ * a timeout gives both up. */
+static void
+test_pull_ahead (void)
+{
+    uint64_t now = 9000000;
+    size_t len;
+    for (int i = 0; i < 700; i++)
+        free (author (1, &len));
+    heartbeat (1, 2, now);
+    heartbeat (0, 2, now);
+    rcn_repl_stats_t st0, st;
+    rcn_repl_stats (s_m[2].repl, &st0);
+    rcn_pull_plan_t p = plan_of (2, 1, now + 1), next;
+    CHECK_EQ (p.from_seq, head (2, 1) + 1);
+    rcn_pull_reply_t *rep = serve_plan (1, &p);
+    REQUIRE (rep->n_entries > 1 && rep->n_entries < 700);   /* several chunks */
+    size_t chunks = 0;
+    for (; chunks < 20 && rep; chunks++) {
+        bool ahead = rcn_repl_pull_ahead (s_m[2].repl, p.peer, rep, now + 2, &next);
+        rcn_pull_plan_t dummy;
+        CHECK (!rcn_repl_pull_ahead (s_m[2].repl, p.peer, rep, now + 2, &dummy));  /* one only */
+        CHECK_EQ (ahead, last_seq (rep) < head (1, 1));
+        if (ahead) {
+            CHECK_EQ (next.from_seq, last_seq (rep) + 1);
+            CHECK_EQ (next.peer, p.peer);
+            CHECK (memcmp (next.origin, s_m[1].pk, 32) == 0);
+        }
+        rcn_pull_reply_t *nrep = ahead ? serve_plan (1, &next) : NULL;  /* served meanwhile */
+        rcn_repl_on_pull_reply (s_m[2].repl, p.peer, rep, now + 3);
+        CHECK_EQ (head (2, 1), last_seq (rep));
+        rcn_pull_reply_destroy (&rep);
+        rep = nrep;
+        p = next;
+    }
+    CHECK (chunks >= 3);
+    CHECK_EQ (head (2, 1), head (1, 1));
+    rcn_repl_stats (s_m[2].repl, &st);
+    CHECK_EQ (st.pulls_ahead, st0.pulls_ahead + chunks - 1);
+    CHECK_EQ (st.ahead_wasted, st0.ahead_wasted);
+    CHECK_EQ (st.stale_replies, st0.stale_replies);
+    /* One signature per chunk, and one more where a chunk holds the Recovery (of the test
+     * above) that starts a segment of its own: never one per entry. */
+    CHECK (st.ingest.chunk_sig_checks >= st0.ingest.chunk_sig_checks + chunks
+           && st.ingest.chunk_sig_checks <= st0.ingest.chunk_sig_checks + 2 * chunks);
+
+    /* The reply before the follow-up stores only its first entry: the follow-up's reply
+     * cannot continue the head. Dropped, the peer not doubted: the pull is planned at once. */
+    for (int i = 0; i < 700; i++)
+        free (author (1, &len));
+    heartbeat (1, 2, now + 10);
+    p = plan_of (2, 1, now + 11);
+    rep = serve_plan (1, &p);
+    REQUIRE (rcn_repl_pull_ahead (s_m[2].repl, p.peer, rep, now + 11, &next));
+    rcn_pull_reply_t *nrep = serve_plan (1, &next);
+    uint64_t h0 = head (2, 1);
+    size_t n_full = rep->n_entries;
+    rep->n_entries = 1;
+    rcn_repl_on_pull_reply (s_m[2].repl, p.peer, rep, now + 12);
+    rep->n_entries = n_full;
+    CHECK_EQ (head (2, 1), h0 + 1);
+    rcn_repl_stats (s_m[2].repl, &st0);
+    uint64_t fruitless = rcn_repl_peer (s_m[2].repl, p.peer)->pulls_fruitless;
+    rcn_repl_on_pull_reply (s_m[2].repl, next.peer, nrep, now + 13);
+    rcn_repl_stats (s_m[2].repl, &st);
+    CHECK_EQ (head (2, 1), h0 + 1);
+    CHECK_EQ (st.ahead_wasted, st0.ahead_wasted + 1);
+    CHECK_EQ (rcn_repl_peer (s_m[2].repl, p.peer)->pulls_fruitless, fruitless);
+    p = plan_of (2, 1, now + 14);
+    CHECK_EQ (p.from_seq, h0 + 2);
+    CHECK_EQ (p.peer, (size_t) ridx (1));
+    rcn_pull_reply_destroy (&rep);
+    rcn_pull_reply_destroy (&nrep);
+
+    /* A pull and its follow-up in flight, unanswered: the timeout gives up both; the
+     * follow-up's late reply is stale. */
+    rep = serve_plan (1, &p);
+    REQUIRE (rcn_repl_pull_ahead (s_m[2].repl, p.peer, rep, now + 15, &next));
+    nrep = serve_plan (1, &next);
+    rcn_repl_tick (s_m[2].repl, now + 15 + RCN_REPL_PULL_TIMEOUT_MS + 1);
+    heartbeat (1, 2, now + 15 + RCN_REPL_PULL_TIMEOUT_MS + 1);
+    rcn_repl_stats (s_m[2].repl, &st0);
+    rcn_repl_on_pull_reply (s_m[2].repl, next.peer, nrep, now + 15 + RCN_REPL_PULL_TIMEOUT_MS + 2);
+    rcn_repl_stats (s_m[2].repl, &st);
+    CHECK_EQ (st.stale_replies, st0.stale_replies + 1);
+    CHECK_EQ (head (2, 1), h0 + 1);
+    rcn_pull_reply_destroy (&rep);
+    rcn_pull_reply_destroy (&nrep);
+    /* Doubted for a while after the timeout; then it catches up as ever. */
+    uint64_t later = now + 15 + RCN_REPL_PULL_TIMEOUT_MS + RCN_REPL_STALL_MS + 10;
+    heartbeat (1, 2, later);
+    heartbeat (0, 2, later);
+    for (int round = 0; round < 20 && head (2, 1) < head (1, 1); round++)
+        pull_round (2, later + 1 + (uint64_t) round, true);
+    CHECK_EQ (head (2, 1), head (1, 1));
+}
+
 int
 main (void)
 {
@@ -739,6 +881,7 @@ main (void)
     RUN (test_link_lost);
     RUN (test_live_batch_as_one_by_one);      /* these two last: members 1 and 2 write on */
     RUN (test_live_recovery);
+    RUN (test_pull_ahead);
     teardown ();
     return rcn_test_done ();
 }

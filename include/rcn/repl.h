@@ -2,10 +2,11 @@
  *
  * The node's event loop feeds it what arrives — heartbeats, live entries, pull replies — and
  * asks it what to send: which pulls, to whom. It keeps each peer's state (up/down, last heard,
- * roster match, what it holds of every origin), the pulls in flight (at most one per origin,
- * at most RCN_REPL_PULLS_MAX overall: back-pressure), and live entries that arrived ahead of a
- * gap (held, bounded, until the gap is pulled). Keeping it free of sockets is the decision
- * that lets every rule here be tested with a clock and two stores in one process.
+ * roster match, what it holds of every origin), the pulls in flight (at most one per origin
+ * and its follow-up, at most RCN_REPL_PULLS_MAX overall: back-pressure), and live entries
+ * that arrived ahead of a gap (held, bounded, until the gap is pulled). Keeping it free of
+ * sockets is the decision that lets every rule here be tested with a clock and two stores in
+ * one process.
  *
  * Peers and origins are both indexed by their position in the roster. Times are monotonic ms. */
 #ifndef RCN_REPL_H
@@ -47,12 +48,15 @@ typedef struct {
     uint64_t pulls_cut;                  /* in flight when our connection to it dropped */
     uint64_t entries_pulled;
     uint64_t pulls_fruitless;            /* answered, but nothing of it could be stored */
+    uint64_t pull_sig_checks;            /* signatures checked on what its replies brought */
 } rcn_peer_info_t;
 
 typedef struct {
     uint64_t held, held_dropped, live_dup, live_stored, live_refused, chunk_stored, chunk_refused;
     uint64_t bad_heartbeats;             /* on a peer's link but naming another member */
     uint64_t stale_replies;              /* pull replies matching no pull in flight */
+    uint64_t pulls_ahead;                /* follow-ups sent before the reply was ingested */
+    uint64_t ahead_wasted;               /* … whose reply could not follow our head */
     rcn_ingest_stats_t ingest;
 } rcn_repl_stats_t;
 
@@ -87,6 +91,17 @@ void rcn_repl_on_live (rcn_repl_t *r, size_t peer, const uint8_t *wire, size_t l
  * ingested after the group, as one group per origin. Borrowed: wire bytes are copied when held. */
 void rcn_repl_on_live_batch (rcn_repl_t *r, const size_t *peers, const uint8_t *const *wire,
                              const size_t *len, size_t n, uint64_t now);
+
+/* Pipelining, called with a pull reply BEFORE rcn_repl_on_pull_reply: when the reply answers
+ * the pull in flight for its origin, continues our head, its entries run on from the seq
+ * asked for and the peer says it holds more, the follow-up pull (from the seq after the
+ * reply's last) to send now to the same peer, so that the peer reads and sends the next chunk
+ * while this one is ingested. At most one follow-up per origin; it counts against
+ * RCN_REPL_PULLS_MAX. When the reply's entries are not all stored, the follow-up's reply
+ * cannot continue our head: it is dropped uncounted against the peer (ahead_wasted) and the
+ * pull planned again. A timeout or lost link gives up the follow-up with the pull before it. */
+bool rcn_repl_pull_ahead (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep, uint64_t now,
+                          rcn_pull_plan_t *out);
 
 /* A pull reply from `peer`; unknown or stale request ids are ignored (counted). */
 void rcn_repl_on_pull_reply (rcn_repl_t *r, size_t peer, const rcn_pull_reply_t *rep, uint64_t now);
