@@ -152,11 +152,29 @@ fire() {
 }
 
 # mark DIR: "signed committed" from DIR/keys/hwm ("0 0" when absent, "bad" when unreadable).
+# Format 3 (hwm.h): two 512-byte slots, the mark is the valid one (magic, BLAKE2b-256 of bytes
+# 0..479 at 480) of the highest generation; format 2: one text line.
 mark() {
   local f=$1/keys/hwm
   if [ ! -e "$f" ]; then echo "0 0"; return; fi
-  awk 'NR == 1 && $1 == "rcn-hwm" && $2 == 2 && NF == 5 { print $4, $5; ok = 1 }
-       END { if (!ok) print "bad" }' "$f"
+  python3 - "$f" <<'EOF'
+import hashlib, struct, sys
+b = open(sys.argv[1], "rb").read()
+best = None
+if len(b) == 1024:
+    for i in range(2):
+        s = b[512 * i:512 * (i + 1)]
+        if s[:8] != b"rcn-hwm3" or hashlib.blake2b(s[:480], digest_size=32).digest() != s[480:]:
+            continue
+        sq, c, gen = struct.unpack_from("<QQQ", s, 48)
+        if best is None or gen > best[0]:
+            best = (gen, sq, c)
+else:
+    f = b.decode("ascii", "replace").split()
+    if len(f) == 5 and f[0] == "rcn-hwm" and f[1] == "2" and b.endswith(b"\n"):
+        best = (0, int(f[3]), int(f[4]))
+print("bad" if best is None else "%d %d" % best[1:])
+EOF
 }
 
 # The checks on the restarted node's answers, in one place (JSON parsed properly).
