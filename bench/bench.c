@@ -10,6 +10,8 @@
 #include "rcn/clock.h"
 #include "rcn/err.h"
 
+#include <sodium.h>
+
 #include "rcn.pb-c.h"
 
 static uint64_t
@@ -134,4 +136,37 @@ rcb_rss_anon_kib (long pid)
             break;
     fclose (f);
     return kib;
+}
+
+#define LIMIT_MSGS 64
+
+void
+rcb_verify_for (double seconds, uint64_t *checks, double *elapsed)
+{
+    static uint8_t msg[LIMIT_MSGS][RCB_BODY], sig[LIMIT_MSGS][crypto_sign_BYTES];
+    static uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    static int made;
+    if (!made) {
+        uint8_t sk[crypto_sign_SECRETKEYBYTES];
+        if (sodium_init () < 0)
+            rcb_die ("libsodium", "sodium_init failed");
+        crypto_sign_keypair (pk, sk);
+        for (size_t i = 0; i < LIMIT_MSGS; i++) {
+            rcb_alert_body (i, msg[i]);
+            crypto_sign_detached (sig[i], NULL, msg[i], RCB_BODY, sk);
+        }
+        sodium_memzero (sk, sizeof sk);
+        made = 1;
+    }
+    uint64_t n = 0, start = rcb_mono_ns (), limit = (uint64_t) (seconds * 1e9), el;
+    do {
+        for (size_t i = 0; i < LIMIT_MSGS; i++)
+            if (crypto_sign_verify_detached (sig[i], msg[i], RCB_BODY, pk) != 0) {
+                fprintf (stderr, "rcbench: a valid signature did not verify\n");
+                exit (1);
+            }
+        n += LIMIT_MSGS;
+    } while ((el = rcb_mono_ns () - start) < limit);
+    *checks += n;
+    *elapsed += (double) el / 1e9;
 }

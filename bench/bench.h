@@ -38,6 +38,12 @@ void rcb_chain_make (const uint8_t sk[RCN_SECRET_SIZE], uint64_t first, const ui
                      size_t n, rcb_chain_t *out, uint8_t last_hash[RCN_HASH_SIZE]);
 void rcb_chain_free (rcb_chain_t *c);
 
+/* The limit (DESIGN §8): Ed25519 signature checks on this thread, libsodium
+ * crypto_sign_verify_detached of RCB_BODY-byte messages (64 distinct ones, round robin), for
+ * `seconds`. Adds the checks made to *checks and the time taken (s) to *elapsed. Exits 1 if a
+ * valid signature does not verify. */
+void rcb_verify_for (double seconds, uint64_t *checks, double *elapsed);
+
 /* The q-quantile (0..1) of v[0..n) (sorted in place), nearest-rank; 0 when n is 0. */
 double rcb_quantile (double *v, size_t n, double q);
 

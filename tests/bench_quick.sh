@@ -22,7 +22,11 @@ bad = [k for k in keys if not isinstance(d.get(k), (int, float)) or isinstance(d
        or d[k] <= 0]
 assert not bad, f"missing or non-positive figures: {bad}"
 assert "hypercore_ratio" in d and d["hypercore_ratio"] is None, "quick must not run Hypercore"
-assert abs(d["ingest_ratio"] - d["ingest_per_s"] / d["verify_limit_per_s"]) < 1e-6
+lf = d["run"]["limit_for_ratio"]
+assert abs(d["ingest_ratio"] - d["ingest_per_s"] / lf["ingest_ratio"]) < 1e-6
+assert abs(d["pass_verify_ratio"] - d["extra"]["pass_verify_per_s"] / lf["pass_verify_ratio"]) < 1e-6
+runs = sorted(d["run"]["limit_runs"])
+assert d["verify_limit_per_s"] == runs[len(runs) // 2], "the limit is the median of the runs"
 assert d["run"]["quick"] is True and d["run"]["work_fs"] not in ("tmpfs", "ramfs")
 for p in ("limit_1", "pass", "ingest", "repl", "catchup", "limit_3"):
     assert p in d["phases"], f"phase {p} missing"
