@@ -1,6 +1,7 @@
 /* bench.c — see bench.h. */
 #include "bench.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,4 +170,16 @@ rcb_verify_for (double seconds, uint64_t *checks, double *elapsed)
     } while ((el = rcb_mono_ns () - start) < limit);
     *checks += n;
     *elapsed += (double) el / 1e9;
+}
+
+bool
+rcb_count (const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul (s, &end, 10);
+    if (errno || end == s || *end != '\0' || s[0] == '-' || v == 0 || v > max)
+        return false;
+    *out = v;
+    return true;
 }

@@ -6,6 +6,7 @@
 #ifndef RCN_BENCH_H
 #define RCN_BENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,9 @@ double rcb_quantile (double *v, size_t n, double q);
 
 /* This process's (pid 0) or pid's RssAnon in KiB from /proc; 0 when unreadable. */
 uint64_t rcb_rss_anon_kib (long pid);
+
+/* A count option's value: a decimal in 1..max into *out; false (nothing set) otherwise. */
+bool rcb_count (const char *s, unsigned long max, unsigned long *out);
 
 /* Prints "rcbench: WHAT: WHY" to stderr and exits 2. */
 void rcb_die (const char *what, const char *why) __attribute__((noreturn));

@@ -54,10 +54,8 @@ usage (void)
 static unsigned long
 count_arg (const char *s, unsigned long max)
 {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul (s, &end, 10);
-    if (errno || *end != '\0' || s[0] == '-' || v == 0 || v > max)
+    unsigned long v;
+    if (!rcb_count (s, max, &v))
         usage ();
     return v;
 }

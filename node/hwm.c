@@ -163,38 +163,6 @@ hwm_path (const char *keydir, const char *name, char *buf, size_t len, char *why
     return RCN_OK;
 }
 
-static void
-put_u32 (uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static void
-put_u64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static uint32_t
-get_u32 (const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t
-get_u64 (const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* Fills slot `index` (SLOT_SIZE bytes at out) with the mark and its generation. */
 static void
 slot_encode (uint8_t *out, int index, const uint8_t origin[RCN_KEY_SIZE], const rcn_hwm_t *m,
@@ -202,12 +170,12 @@ slot_encode (uint8_t *out, int index, const uint8_t origin[RCN_KEY_SIZE], const 
 {
     memset (out, 0, SLOT_SIZE);
     memcpy (out, SLOT_MAGIC, 8);
-    put_u32 (out + OFF_VERSION, SLOT_VERSION);
-    put_u32 (out + OFF_INDEX, (uint32_t) index);
+    rcn_le32_put (out + OFF_VERSION, SLOT_VERSION);
+    rcn_le32_put (out + OFF_INDEX, (uint32_t) index);
     memcpy (out + OFF_ORIGIN, origin, RCN_KEY_SIZE);
-    put_u64 (out + OFF_SIGNED, m->signed_seq);
-    put_u64 (out + OFF_COMMITTED, m->committed_seq);
-    put_u64 (out + OFF_GEN, gen);
+    rcn_le64_put (out + OFF_SIGNED, m->signed_seq);
+    rcn_le64_put (out + OFF_COMMITTED, m->committed_seq);
+    rcn_le64_put (out + OFF_GEN, gen);
     crypto_generichash (out + OFF_SUM, 32, out, OFF_SUM, NULL, 0);
 }
 
@@ -233,7 +201,7 @@ parse_v3 (const uint8_t *buf, const char *want_hex, const uint8_t origin[RCN_KEY
         crypto_generichash (sum, 32, s, OFF_SUM, NULL, 0);
         if (memcmp (s, SLOT_MAGIC, 8) != 0 || sodium_memcmp (sum, s + OFF_SUM, 32) != 0)
             continue;
-        uint32_t version = get_u32 (s + OFF_VERSION), index = get_u32 (s + OFF_INDEX);
+        uint32_t version = rcn_le32_get (s + OFF_VERSION), index = rcn_le32_get (s + OFF_INDEX);
         if (version != SLOT_VERSION) {
             rcn_errf (why, whylen, "%s: slot %d is format %" PRIu32 ", which this version "
                       "does not read", path, i, version);
@@ -255,9 +223,9 @@ parse_v3 (const uint8_t *buf, const char *want_hex, const uint8_t origin[RCN_KEY
                       "(%.16s...): is this another member's key dir?", path, got, want_hex);
             return RCN_EINVAL;
         }
-        v[i].m.signed_seq = get_u64 (s + OFF_SIGNED);
-        v[i].m.committed_seq = get_u64 (s + OFF_COMMITTED);
-        v[i].gen = get_u64 (s + OFF_GEN);
+        v[i].m.signed_seq = rcn_le64_get (s + OFF_SIGNED);
+        v[i].m.committed_seq = rcn_le64_get (s + OFF_COMMITTED);
+        v[i].gen = rcn_le64_get (s + OFF_GEN);
         v[i].slot = i;
         if (v[i].m.committed_seq > v[i].m.signed_seq) {
             rcn_errf (why, whylen, "%s: slot %d: committed_seq %" PRIu64 " is above signed_seq %"

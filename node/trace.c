@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rcn/codec.h"
 #include "rcn/log.h"
 
 struct rcn_trace {
@@ -21,20 +22,6 @@ struct rcn_trace {
     int failed;                      /* a write failed: nothing more is written */
     char buf[1 << 16];               /* stdio's buffer: a commit of 1000 entries in one write */
 };
-
-static void
-put_u32 (uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static void
-put_u64 (uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t) (v >> (8 * i));
-}
 
 static uint64_t
 wall_ns (void)
@@ -111,10 +98,10 @@ rcn_trace_open (const char *path_template, uint32_t region, const uint8_t origin
     setvbuf (t->f, t->buf, _IOFBF, sizeof t->buf);
     uint8_t h[RCN_TRACE_HEADER_SIZE] = { 0 };
     memcpy (h, RCN_TRACE_MAGIC, sizeof RCN_TRACE_MAGIC);
-    put_u32 (h + 8, RCN_TRACE_RECORD_SIZE);
-    put_u32 (h + 12, region);
+    rcn_le32_put (h + 8, RCN_TRACE_RECORD_SIZE);
+    rcn_le32_put (h + 12, region);
     memcpy (h + 16, origin, RCN_KEY_SIZE);
-    put_u64 (h + 48, wall_ns ());
+    rcn_le64_put (h + 48, wall_ns ());
     if (fwrite (h, sizeof h, 1, t->f) != 1 || fflush (t->f) != 0) {
         rcn_errf (why, whylen, "%s=%s: cannot write the trace: %s", RCN_TRACE_ENV, t->path,
                   strerror (errno));
@@ -147,10 +134,10 @@ rcn_trace_hook (void *ctx, rcn_entry_t *const *entries, const int *results, size
         const rcn_header_t *h = &entries[i]->h;
         uint8_t r[RCN_TRACE_RECORD_SIZE];
         memcpy (r, h->origin, RCN_KEY_SIZE);
-        put_u64 (r + 32, h->seq);
-        put_u64 (r + 40, now);
-        put_u32 (r + 48, h->kind);
-        put_u32 (r + 52, (uint32_t) h->body_len);
+        rcn_le64_put (r + 32, h->seq);
+        rcn_le64_put (r + 40, now);
+        rcn_le32_put (r + 48, h->kind);
+        rcn_le32_put (r + 52, (uint32_t) h->body_len);
         if (fwrite (r, sizeof r, 1, t->f) != 1)
             break;
         wrote++;

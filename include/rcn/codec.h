@@ -39,4 +39,38 @@ int rcn_unbase45 (const char *s, uint8_t **out, size_t *out_len) __attribute__((
  * no DEL, no C1. The one test of human-readable text in names and record bodies. */
 bool rcn_utf8_text_ok (const char *s, size_t len, bool newline_tab);
 
+/* Little-endian fixed-width fields of our binary files (the high-water mark, the commit
+ * trace). */
+static inline void
+rcn_le32_put (uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t) (v >> (8 * i));
+}
+
+static inline void
+rcn_le64_put (uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t) (v >> (8 * i));
+}
+
+static inline uint32_t
+rcn_le32_get (const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline uint64_t
+rcn_le64_get (const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 #endif
