@@ -244,14 +244,17 @@ s_envelope_plain (const uint8_t *wire, size_t len, size_t *signed_len, size_t *a
         return false;
     uint64_t l = 0;
     size_t i = 1;
-    for (int shift = 0; i < len && shift < 21; shift += 7, i++) {
-        l |= (uint64_t) (wire[i] & 0x7f) << shift;
-        if (!(wire[i] & 0x80))
+    for (int shift = 0;; shift += 7) {
+        if (i >= len || shift > 14)
+            return false;           /* unterminated, or longer than 3 bytes (> 2^21) */
+        uint8_t b = wire[i++];
+        l |= (uint64_t) (b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            if (b == 0 && shift > 0)
+                return false;       /* not minimal */
             break;
+        }
     }
-    if (i >= len || (wire[i] & 0x80) || (i > 1 && wire[i] == 0))
-        return false;               /* unterminated, too long, or not minimal */
-    i++;
     if (l > len || i + l + 2 + RCN_SIG_SIZE != len)
         return false;
     if (wire[i + l] != 0x12 || wire[i + l + 1] != RCN_SIG_SIZE)

@@ -462,6 +462,38 @@ test_envelope (void)
     free (wire2);
     rcn_entry_destroy (&d);
 
+    /* The same entry in forms rcn_entry_encode does not make — sig before signed, a
+     * non-minimal length varint — is read by protobuf-c instead of in place, to the same
+     * entry; a 4-byte varint is not taken for a 3-byte one. */
+    {
+        uint8_t *alt = malloc (len + 4);
+        REQUIRE (alt != NULL);
+        size_t k = 0;
+        alt[k++] = 0x12, alt[k++] = 64;
+        memcpy (alt + k, e->sig, 64), k += 64;
+        alt[k++] = 0x0a;
+        alt[k++] = (uint8_t) (0x80 | (e->signed_len & 0x7f));
+        alt[k++] = (uint8_t) (0x80 | (e->signed_len >> 7));
+        alt[k++] = 0x00;                          /* redundant: not minimal */
+        memcpy (alt + k, e->signed_bytes, e->signed_len), k += e->signed_len;
+        int rc = rcn_entry_decode (alt, k, &d);
+        CHECK (rc == RCN_OK && rcn_entry_same (d, e));
+        rcn_entry_destroy (&d);
+        k = 0;                                    /* field 1 first, its length in 4 bytes */
+        alt[k++] = 0x0a;
+        alt[k++] = (uint8_t) (0x80 | (e->signed_len & 0x7f));
+        alt[k++] = (uint8_t) (0x80 | (e->signed_len >> 7));
+        alt[k++] = 0x80;
+        alt[k++] = 0x00;
+        memcpy (alt + k, e->signed_bytes, e->signed_len), k += e->signed_len;
+        alt[k++] = 0x12, alt[k++] = 64;
+        memcpy (alt + k, e->sig, 64), k += 64;
+        rc = rcn_entry_decode (alt, k, &d);
+        CHECK (rc == RCN_OK && rcn_entry_same (d, e));
+        rcn_entry_destroy (&d);
+        free (alt);
+    }
+
     /* Every truncation of the envelope is refused. */
     for (size_t l = 0; l < len; l++) {
         int rc = rcn_entry_decode (wire, l, &d);
