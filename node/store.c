@@ -760,11 +760,16 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
         rcn_errf (why, whylen, "%s: format marker: %s", path, mdb_strerror (mrc));
         return store_db_fail ("format marker", mrc);
     }
+    bool made = false;                   /* a view database created just now */
     for (size_t i = 0; i < s->nkinds; i++) {
         kind_slot_t *ks = &s->kinds[i];
         ks->open = true;
         for (size_t j = 0; ks->kind->dbs && ks->kind->dbs[j]; j++) {
-            mrc = dbi_open (txn, ks->kind->dbs[j], create, &ks->dbi[j]);
+            mrc = dbi_open (txn, ks->kind->dbs[j], false, &ks->dbi[j]);
+            if (mrc == MDB_NOTFOUND && create) {
+                mrc = dbi_open (txn, ks->kind->dbs[j], true, &ks->dbi[j]);
+                made = true;
+            }
             if (mrc == MDB_NOTFOUND) {      /* readonly, written before this kind existed */
                 ks->open = false;
                 break;
@@ -774,6 +779,18 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
                           mdb_strerror (mrc));
                 return store_db_fail ("opening a view database", mrc);
             }
+        }
+    }
+    /* A view database that a store holding entries lacks (a kind new to it, or a kind whose
+     * view layout changed under a new name): every view is built again from the log, once. */
+    MDB_stat st;
+    if (made && (mrc = mdb_stat (txn, s->entries, &st)) == MDB_SUCCESS && st.ms_entries > 0) {
+        rcn_info ("store: %s: a view database is new to this store: rebuilding every view from "
+                  "its %zu entries", path, (size_t) st.ms_entries);
+        int rc = rebuild_in (s, txn);
+        if (rc != RCN_OK) {
+            rcn_errf (why, whylen, "%s: rebuilding the views: %s", path, rcn_strerror (rc));
+            return rc;
         }
     }
     return RCN_OK;

@@ -522,6 +522,70 @@ test_cli (void)
     CHECK (strstr (why, "UTF-8") != NULL);
 }
 
+/* A store written without the alert view (a kind new to it, or the view's layout renamed)
+ * gets the view built from its log at the next writable open; the threads are keyed by the
+ * issue's place in its chain, and an update names its thread through the hash index. */
+static void
+test_view_built_at_open (void)
+{
+    char *dir = rcn_test_tmpdir ("alert-late");
+    rcn_store_opts_t bare = { .is_member = any_member, .kinds = NULL };
+    rcn_store_t *s = NULL;
+    char why[256];
+    REQUIRE (rcn_store_open (dir, &bare, &s, why, sizeof why) == RCN_OK);
+    author_t a;
+    author_init (&a, 9);
+    uint8_t body[256];
+    for (int i = 0; i < 3; i++) {
+        Rcn__Alert al = RCN__ALERT__INIT;
+        char text[32];
+        snprintf (text, sizeof text, "late view %d", i);
+        al.severity = RCN__ALERT__SEVERITY__SEVERITY_MINOR;
+        al.text = text;
+        size_t n = rcn__alert__pack (&al, body);
+        rcn_entry_t *e = sign_next (&a, RCN_STATUS_ACTUAL, body, n, 1795311000000ULL + (uint64_t) i);
+        int res = -1;
+        REQUIRE (rcn_store_append (s, &e, 1, &res) == RCN_OK);
+        CHECK_EQ (res, RCN_OK);
+        rcn_entry_destroy (&e);
+    }
+    uint8_t second[32];
+    rcn_entry_t *e2 = NULL;
+    REQUIRE (rcn_store_get (s, a.pk, 2, &e2) == RCN_OK);
+    memcpy (second, rcn_entry_hash (e2), 32);
+    rcn_entry_destroy (&e2);
+    rcn_store_destroy (&s);
+
+    rcn_store_opts_t o = { .is_member = any_member, .kinds = s_kinds };
+    REQUIRE (rcn_store_open (dir, &o, &s, why, sizeof why) == RCN_OK);
+    json_t *l = list (s, true, 1795311000000ULL + 10);
+    CHECK_EQ (json_array_size (l), 3);
+    json_decref (l);
+    /* An update of the second alert finds its thread; a reference to no alert does not. */
+    char req[256], hex[65];
+    snprintf (req, sizeof req, "{\"action\":\"update\",\"references\":\"%s\",\"text\":\"x\"}",
+              rcn_hex (second, 32, hex));
+    uint8_t h[32];
+    char w[512];
+    CHECK_EQ (submit (s, &a, RCN_STATUS_ACTUAL, req, 1795311000000ULL + 20, h, w), RCN_OK);
+    l = list (s, true, 1795311000000ULL + 30);
+    bool updated = false;
+    for (size_t i = 0; i < json_array_size (l); i++)
+        updated = updated || (strcmp (field (l, i, "hash"), hex) == 0
+                              && json_integer_value (json_object_get (json_array_get (l, i),
+                                                                      "updates")) == 1);
+    CHECK (updated);
+    json_decref (l);
+    memset (second, 0x5a, 32);
+    snprintf (req, sizeof req, "{\"action\":\"cancel\",\"references\":\"%s\"}",
+              rcn_hex (second, 32, hex));
+    CHECK_EQ (submit (s, &a, RCN_STATUS_ACTUAL, req, 1795311000000ULL + 40, NULL, w), RCN_EINVAL);
+    CHECK (strstr (w, "does not hold") != NULL);
+    rcn_store_destroy (&s);
+    rcn_test_rmtree (dir);
+    free (dir);
+}
+
 int
 main (void)
 {
@@ -533,5 +597,6 @@ main (void)
     RUN (test_malformed_bodies);
     RUN (test_invalid_reason_order_independent);
     RUN (test_cli);
+    RUN (test_view_built_at_open);
     return rcn_test_done ();
 }
