@@ -172,14 +172,16 @@ rcb_verify_for (double seconds, uint64_t *checks, double *elapsed)
     *elapsed += (double) el / 1e9;
 }
 
-bool
-rcb_count (const char *s, unsigned long max, unsigned long *out)
+unsigned long
+rcb_count_arg (const char *opt, const char *s, unsigned long max)
 {
     char *end;
     errno = 0;
     unsigned long v = strtoul (s, &end, 10);
-    if (errno || end == s || *end != '\0' || s[0] == '-' || v == 0 || v > max)
-        return false;
-    *out = v;
-    return true;
+    if (errno || end == s || *end != '\0' || s[0] == '-' || v == 0 || v > max) {
+        fprintf (stderr, "rcbench: --%s: want a whole number from 1 to %lu, got \"%.40s\"\n",
+                 opt, max, s);
+        exit (2);
+    }
+    return v;
 }

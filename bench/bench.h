@@ -51,8 +51,9 @@ double rcb_quantile (double *v, size_t n, double q);
 /* This process's (pid 0) or pid's RssAnon in KiB from /proc; 0 when unreadable. */
 uint64_t rcb_rss_anon_kib (long pid);
 
-/* A count option's value: a decimal in 1..max into *out; false (nothing set) otherwise. */
-bool rcb_count (const char *s, unsigned long max, unsigned long *out);
+/* A count option's value: a decimal in 1..max. Anything else prints "rcbench: --OPT: …"
+ * naming the option and the range, and exits 2. */
+unsigned long rcb_count_arg (const char *opt, const char *s, unsigned long max);
 
 /* Prints "rcbench: WHAT: WHY" to stderr and exits 2. */
 void rcb_die (const char *what, const char *why) __attribute__((noreturn));

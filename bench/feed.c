@@ -51,15 +51,6 @@ usage (void)
     exit (2);
 }
 
-static unsigned long
-count_arg (const char *s, unsigned long max)
-{
-    unsigned long v;
-    if (!rcb_count (s, max, &v))
-        usage ();
-    return v;
-}
-
 static void
 sleep_us (long us)
 {
@@ -199,9 +190,9 @@ main (int argc, char **argv)
         switch (c) {
         case 'a': dir = optarg; break;
         case 't': trace_path = optarg; break;
-        case 'n': n = count_arg (optarg, 10000000); break;
-        case 'w': window = count_arg (optarg, 100000); break;
-        case 's': timeout_s = count_arg (optarg, 3600); break;
+        case 'n': n = rcb_count_arg ("entries", optarg, 10000000); break;
+        case 'w': window = rcb_count_arg ("window", optarg, 100000); break;
+        case 's': timeout_s = rcb_count_arg ("timeout", optarg, 3600); break;
         default: usage ();
         }
     }

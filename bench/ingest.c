@@ -50,15 +50,6 @@ usage (void)
     exit (2);
 }
 
-static unsigned long
-count_arg (const char *s, unsigned long max)
-{
-    unsigned long v;
-    if (!rcb_count (s, max, &v))
-        usage ();
-    return v;
-}
-
 int
 main (int argc, char **argv)
 {
@@ -77,9 +68,9 @@ main (int argc, char **argv)
     while ((c = getopt_long (argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'd': dir = optarg; break;
-        case 't': threads = count_arg (optarg, RCN_VPOOL_MAX_THREADS); break;
-        case 'n': n = count_arg (optarg, 10000000); break;
-        case 'g': group = count_arg (optarg, 100000); break;
+        case 't': threads = rcb_count_arg ("threads", optarg, RCN_VPOOL_MAX_THREADS); break;
+        case 'n': n = rcb_count_arg ("entries", optarg, 10000000); break;
+        case 'g': group = rcb_count_arg ("group", optarg, 100000); break;
         case 'a': ahead = false; break;
         case 's': nosync = true; break;
         case 'v': views = false; break;

@@ -34,6 +34,7 @@
 #include <zmq.h>
 
 #include "bench.h"
+#include "rcn/codec.h"
 #include "rcn/conf.h"
 #include "rcn/control.h"
 #include "rcn/log.h"
@@ -325,18 +326,6 @@ usage (void)
     return 2;
 }
 
-static bool
-parse_num (const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod (s, &end);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* The body an alert request of ours makes, as the alert kind packs it: exactly RCB_BODY bytes. */
 static void
 check_body_size (void)
@@ -366,11 +355,11 @@ main (int argc, char **argv)
     int c;
     while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': if (!parse_num (optarg, 0.1, 1e6, &O.rate)) return usage (); break;
-        case 'k': if (!parse_num (optarg, 1, SLOTS_MAX, &v)) return usage (); O.inflight = (int) v; break;
-        case 's': if (!parse_num (optarg, 0.1, 3600, &O.seconds)) return usage (); break;
-        case 'n': if (!parse_num (optarg, 1, SLOTS_MAX, &v)) return usage (); O.slots_n = (int) v; break;
-        case 'f': if (!parse_num (optarg, 0, 1e15, &v)) return usage (); O.next_alert = (uint64_t) v; break;
+        case 'r': if (!rcn_parse_number (optarg, 0.1, 1e6, &O.rate)) return usage (); break;
+        case 'k': if (!rcn_parse_number (optarg, 1, SLOTS_MAX, &v)) return usage (); O.inflight = (int) v; break;
+        case 's': if (!rcn_parse_number (optarg, 0.1, 3600, &O.seconds)) return usage (); break;
+        case 'n': if (!rcn_parse_number (optarg, 1, SLOTS_MAX, &v)) return usage (); O.slots_n = (int) v; break;
+        case 'f': if (!rcn_parse_number (optarg, 0, 1e15, &v)) return usage (); O.next_alert = (uint64_t) v; break;
         default: return usage ();
         }
     }

@@ -48,6 +48,7 @@
 #include <zmq.h>
 
 #include "rcn/clock.h"
+#include "rcn/codec.h"
 #include "rcn/conf.h"
 #include "rcn/control.h"
 #include "rcn/kind.h"
@@ -620,18 +621,6 @@ usage (void)
     return 2;
 }
 
-static bool
-parse_num (const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod (s, &end);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int
 setup (load_t *L)
 {
@@ -708,15 +697,15 @@ main (int argc, char **argv)
     double v;
     while ((c = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': if (!parse_num (optarg, 0.1, 5000, &L.rate)) return usage (); break;
-        case 'd': if (!parse_num (optarg, 0.1, 86400, &L.duration_s)) return usage (); break;
-        case 's': if (!parse_num (optarg, 0, 1e15, &v)) return usage (); L.seed = (uint64_t) v; break;
+        case 'r': if (!rcn_parse_number (optarg, 0.1, 5000, &L.rate)) return usage (); break;
+        case 'd': if (!rcn_parse_number (optarg, 0.1, 86400, &L.duration_s)) return usage (); break;
+        case 's': if (!rcn_parse_number (optarg, 0, 1e15, &v)) return usage (); L.seed = (uint64_t) v; break;
         case 'o': L.out_path = optarg; break;
         case 'f': L.state_path = optarg; break;
-        case 'n': if (!parse_num (optarg, 1, SLOTS_MAX, &v)) return usage (); L.slots_n = (int) v; break;
-        case 'w': if (!parse_num (optarg, 100, 60000, &v)) return usage (); L.wait_ms = (int) v; break;
-        case 'p': if (!parse_num (optarg, 0, 86400, &L.pass_every_s)) return usage (); break;
-        case 'S': if (!parse_num (optarg, 100, 600000, &v)) return usage (); L.scan_ms = (int) v; break;
+        case 'n': if (!rcn_parse_number (optarg, 1, SLOTS_MAX, &v)) return usage (); L.slots_n = (int) v; break;
+        case 'w': if (!rcn_parse_number (optarg, 100, 60000, &v)) return usage (); L.wait_ms = (int) v; break;
+        case 'p': if (!rcn_parse_number (optarg, 0, 86400, &L.pass_every_s)) return usage (); break;
+        case 'S': if (!rcn_parse_number (optarg, 100, 600000, &v)) return usage (); L.scan_ms = (int) v; break;
         default: return usage ();
         }
     }

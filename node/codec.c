@@ -4,6 +4,7 @@
 #include "rcn/codec.h"
 #include "rcn/err.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -177,5 +178,17 @@ rcn_utf8_text_ok (const char *s, size_t len, bool newline_tab)
             return false;
         i += n + 1;
     }
+    return true;
+}
+
+bool
+rcn_parse_number (const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod (s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return false;
+    *out = v;
     return true;
 }

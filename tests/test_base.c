@@ -227,6 +227,20 @@ test_fileio (void)
     free (dir);
 }
 
+static void
+test_parse_number (void)
+{
+    double v = -1;
+    CHECK (rcn_parse_number ("1000", 0.1, 1e6, &v) && v == 1000);
+    CHECK (rcn_parse_number ("0.5", 0.1, 1, &v) && v == 0.5);
+    CHECK (rcn_parse_number ("1e3", 0, 1e3, &v) && v == 1000);
+    v = 7;
+    const char *bad[] = { "", "abc", "12x", "1 ", " ", "-1", "1e400", "nan", "2000" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK (!rcn_parse_number (bad[i], 0, 1000, &v));
+    CHECK (v == 7);                    /* untouched on refusal */
+}
+
 int
 main (void)
 {
@@ -237,5 +251,6 @@ main (void)
     RUN (test_codec);
     RUN (test_log_level);
     RUN (test_fileio);
+    RUN (test_parse_number);
     return rcn_test_done ();
 }

@@ -39,6 +39,10 @@ int rcn_unbase45 (const char *s, uint8_t **out, size_t *out_len) __attribute__((
  * no DEL, no C1. The one test of human-readable text in names and record bodies. */
 bool rcn_utf8_text_ok (const char *s, size_t len, bool newline_tab);
 
+/* A command-line number: all of s a decimal (strtod) within [lo, hi]; false (*out untouched)
+ * for an empty, partial, out-of-range or non-number string. */
+bool rcn_parse_number (const char *s, double lo, double hi, double *out);
+
 /* Little-endian fixed-width fields of our binary files (the high-water mark, the commit
  * trace). */
 static inline void
