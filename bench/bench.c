@@ -185,3 +185,19 @@ rcb_count_arg (const char *opt, const char *s, unsigned long max)
     }
     return v;
 }
+
+const rcn_member_t *
+rcb_member_load (const char *dir, rcn_conf_t *conf, rcn_roster_t **roster, rcn_keys_t **keys)
+{
+    char why[512] = "";
+    if (rcn_conf_load (dir, conf, why, sizeof why) != RCN_OK)
+        rcb_die ("node.conf", why);
+    if (rcn_roster_load (conf->roster_path, roster, why, sizeof why) != RCN_OK)
+        rcb_die ("roster", why);
+    if (rcn_keys_load (conf->keys_path, keys, why, sizeof why) != RCN_OK)
+        rcb_die ("keys", why);
+    const rcn_member_t *me = rcn_roster_by_origin (*roster, rcn_keys_sign_public (*keys));
+    if (!me)
+        rcb_die (dir, "these keys are not a member of this roster");
+    return me;
+}

@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rcn/conf.h"
 #include "rcn/entry.h"
+#include "rcn/keys.h"
+#include "rcn/roster.h"
 
 #define RCB_BODY 512
 
@@ -54,6 +57,13 @@ uint64_t rcb_rss_anon_kib (long pid);
 /* A count option's value: a decimal in 1..max. Anything else prints "rcbench: --OPT: …"
  * naming the option and the range, and exits 2. */
 unsigned long rcb_count_arg (const char *opt, const char *s, unsigned long max);
+
+/* A member's node dir as the benchmark's programs borrow it (its rcnode need not run): its
+ * node.conf into *conf, its roster and keys (caller owns both: rcn_roster_destroy,
+ * rcn_keys_destroy). Returns the member the keys are in the roster; exits 2 naming what
+ * failed (node.conf, roster, keys, not a member). */
+const rcn_member_t *rcb_member_load (const char *dir, rcn_conf_t *conf, rcn_roster_t **roster,
+                                     rcn_keys_t **keys);
 
 /* Prints "rcbench: WHAT: WHY" to stderr and exits 2. */
 void rcb_die (const char *what, const char *why) __attribute__((noreturn));

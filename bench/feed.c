@@ -207,16 +207,8 @@ main (int argc, char **argv)
     rcn_roster_t *roster = NULL;
     rcn_keys_t *keys = NULL;
     rcn_store_t *store = NULL;
-    if (rcn_conf_load (dir, &conf, why, sizeof why) != RCN_OK)
-        rcb_die ("node.conf", why);
-    if (rcn_roster_load (conf.roster_path, &roster, why, sizeof why) != RCN_OK)
-        rcb_die ("roster", why);
-    if (rcn_keys_load (conf.keys_path, &keys, why, sizeof why) != RCN_OK)
-        rcb_die ("keys", why);
+    const rcn_member_t *me = rcb_member_load (dir, &conf, &roster, &keys);
     const uint8_t *origin = rcn_keys_sign_public (keys);
-    const rcn_member_t *me = rcn_roster_by_origin (roster, origin);
-    if (!me)
-        rcb_die ("roster", "these keys are not a member of this roster");
     rcn_store_opts_t so = { .readonly = true };
     if (rcn_store_open (conf.data_path, &so, &store, why, sizeof why) != RCN_OK)
         rcb_die ("store", why);

@@ -111,19 +111,8 @@ slot_close (slot_t *s)
 static bool
 slot_open (offer_t *O, member_t *m, slot_t *s)
 {
-    s->sock = zmq_socket (O->ctx, ZMQ_DEALER);
-    if (!s->sock)
-        return false;
-    int linger = 0, one = 1;
-    int64_t max = RCN_CONTROL_MSG_MAX;
-    zmq_setsockopt (s->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt (s->sock, ZMQ_IMMEDIATE, &one, sizeof one);
-    zmq_setsockopt (s->sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    if (zmq_connect (s->sock, m->endpoint) != 0) {
-        slot_close (s);
-        return false;
-    }
-    return true;
+    s->sock = rcn_ctl_dealer (O->ctx, m->endpoint, RCN_CONTROL_MSG_MAX);
+    return s->sock != NULL;
 }
 
 /* The request for alert number i, compact JSON; caller frees. */

@@ -156,10 +156,7 @@ main (int argc, char **argv)
     static rcn_conf_t conf;
     rcn_roster_t *roster = NULL;
     rcn_keys_t *keys = NULL;
-    if (rcn_conf_load (dir, &conf, why, sizeof why) != RCN_OK
-        || rcn_roster_load (conf.roster_path, &roster, why, sizeof why) != RCN_OK
-        || rcn_keys_load (conf.keys_path, &keys, why, sizeof why) != RCN_OK)
-        rcb_die (dir, why);
+    (void) rcb_member_load (dir, &conf, &roster, &keys);
     char scratch[4200];
     snprintf (scratch, sizeof scratch, "%s/bench-pass-store", conf.dir);
     rcn_store_opts_t so = { .is_member = is_member, .member_ctx = roster, .kinds = rcn_kinds };

@@ -404,20 +404,8 @@ slot_close (slot_t *s)
 static bool
 slot_open (load_t *L, slot_t *s)
 {
-    s->sock = zmq_socket (L->ctx, ZMQ_DEALER);
-    if (!s->sock)
-        return false;
-    int linger = 0, one = 1, ivl = 100;
-    int64_t max = RCN_CONTROL_MSG_MAX * 4;
-    zmq_setsockopt (s->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt (s->sock, ZMQ_IMMEDIATE, &one, sizeof one);
-    zmq_setsockopt (s->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-    zmq_setsockopt (s->sock, ZMQ_MAXMSGSIZE, &max, sizeof max);
-    if (zmq_connect (s->sock, L->endpoint) != 0) {
-        slot_close (s);
-        return false;
-    }
-    return true;
+    s->sock = rcn_ctl_dealer (L->ctx, L->endpoint, RCN_CONTROL_MSG_MAX * 4);
+    return s->sock != NULL;
 }
 
 static void

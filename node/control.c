@@ -220,3 +220,21 @@ done:
         zmq_ctx_term (ctx);
     return rc;
 }
+
+void *
+rcn_ctl_dealer (void *ctx, const char *endpoint, int64_t max_msg)
+{
+    void *s = zmq_socket (ctx, ZMQ_DEALER);
+    if (!s)
+        return NULL;
+    int linger = 0, one = 1, ivl = 100;
+    zmq_setsockopt (s, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (s, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt (s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    zmq_setsockopt (s, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+    if (zmq_connect (s, endpoint) != 0) {
+        zmq_close (s);
+        return NULL;
+    }
+    return s;
+}

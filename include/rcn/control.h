@@ -46,6 +46,13 @@ json_t *rcn_control_error (int rc, const char *why);
 int rcn_ctl_call (const char *sock_path, const json_t *req, int timeout_ms, json_t **resp,
                   char *why, size_t whylen) RCN_MUST;
 
+/* Client for programs that keep many requests in flight (rcload, rcbench_offer): a DEALER
+ * connected to endpoint ("ipc://…/control.sock"), with linger 0, ZMQ_IMMEDIATE (no request
+ * queued while the node is down), a 100 ms reconnect interval and answers capped at max_msg
+ * bytes. One request in flight per socket; close it (zmq_close) to drop a late answer. NULL
+ * when the socket cannot be made or connected. */
+void *rcn_ctl_dealer (void *ctx, const char *endpoint, int64_t max_msg);
+
 /* "EINVAL" for RCN_EINVAL etc. */
 const char *rcn_err_name (int rc);
 
