@@ -208,25 +208,8 @@ cl_wait_up() {
 }
 
 # cl_free_ports N: a base port P such that P .. P+2N-1 are all free on 127.0.0.1 now, below the
-# kernel's ephemeral range (ip_local_port_range): a port there can be taken as some outgoing
-# connection's source port while a stopped cluster waits to be started again on it.
+# kernel's ephemeral range (cluster/ports says why). With RCN_PORTS_OWNER set (the tests set it
+# to their shell's pid) the ports stay reserved for that process until it gives them back.
 cl_free_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
-try:
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError, IndexError):
-    low = 32768
-top = max(low, 10000 + 2 * n + 2)
-for _ in range(50):
-    base = random.randrange(10000, top - 2 * n, 2)
-    try:
-        for p in range(base, base + 2 * n):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()
-    except OSError:
-        continue
-    print(base); sys.exit(0)
-sys.exit("no free range of %d ports found on 127.0.0.1 in 50 tries" % (2 * n))
-PY
+  "$CL_ROOT/cluster/ports" "$((2 * $1))" ${RCN_PORTS_OWNER:+--owner "$RCN_PORTS_OWNER"}
 }

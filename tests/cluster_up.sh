@@ -115,18 +115,7 @@ expect_fail 2 "no cluster in" "down --purge refuses a dir that holds no cluster"
 check "…and removes nothing" test -f "$T/full/file"
 
 # --- a taken port: member 3 cannot bind, up stops the two it started -----------------------------
-base=$(python3 - <<'PY'
-import random, socket
-for _ in range(50):
-    b = random.randrange(20000, 59000, 2)
-    try:
-        for p in range(b, b + 8):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()
-    except OSError:
-        continue
-    print(b); break
-PY
-)
+base=$("$PORTS" 8 --owner "$RCN_PORTS_OWNER")
 python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
 print("listening", flush=True); time.sleep(120)' $((base + 4)) > "$T/listener.out" &

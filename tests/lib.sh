@@ -5,6 +5,8 @@ set -euo pipefail
 RCCTL="$B/rcctl"
 RCNODE="$B/rcnode"
 T=$(mktemp -d "${TMPDIR:-/tmp}/rcn-test-XXXXXX")
+PORTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/cluster/ports"
+export RCN_PORTS_OWNER=$$     # ports this test picks (here or through cluster/up) are its own
 PIDS=()
 PASSED=0
 FAILED=0
@@ -15,6 +17,7 @@ cleanup() {
     [ -n "$p" ] && kill -KILL "$p" 2>/dev/null || true
   done
   rm -rf "$T"
+  "$PORTS" --release "$RCN_PORTS_OWNER" || true
 }
 trap cleanup EXIT
 
@@ -33,20 +36,9 @@ expect_fail() {
 finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; }
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on now, whose next port is free too (a
-# member binds PORT and PORT+1). Tests that run side by side must not share ports.
-free_port() {
-  python3 - <<'PY'
-import random, socket
-for _ in range(200):
-    p = random.randrange(20000, 60000, 2)
-    try:
-        for q in (p, p + 1):
-            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
-        print(p); break
-    except OSError:
-        continue
-PY
-}
+# member binds PORT and PORT+1), below the ephemeral range and reserved for this test until it
+# exits (cluster/ports): tests that run side by side never share ports.
+free_port() { "$PORTS" 2 --owner "$RCN_PORTS_OWNER"; }
 
 # new_member DIR REGION NAME PORT: init a member (card in DIR.card).
 new_member() {
@@ -65,7 +57,7 @@ start_node() {
     kill -0 "$!" 2>/dev/null || break
     sleep 0.1
   done
-  echo "node $1 did not come up:"; cat "$1.log"; return 1
+  echo "node $1 did not come up:" >&2; cat "$1.log" >&2; return 1
 }
 
 # stop_node DIR: SIGTERM, wait <= 10 s for a clean exit; returns rcnode's exit status.

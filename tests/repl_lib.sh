@@ -26,24 +26,10 @@ repl_cleanup() {
 }
 trap repl_cleanup EXIT
 
-# A port base nobody listens on, random in 20000–50000 (step 10 per member), so that runs in
-# parallel (ctest -j, other engineers) do not clash. Bounded: 30 tries.
-pick_ports() {
-  local try
-  for try in $(seq 30); do
-    PORT_BASE=$(( 20000 + (RANDOM % 2990) * 10 ))
-    python3 - "$PORT_BASE" <<'PY' && return 0
-import socket, sys
-base = int(sys.argv[1])
-for p in range(base, base + 80):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try: s.bind(("127.0.0.1", p))
-    except OSError: sys.exit(1)
-    finally: s.close()
-PY
-  done
-  echo "no free port range found" >&2; return 1
-}
+# A port base nobody listens on, below the ephemeral range and reserved for this test until it
+# exits (cluster/ports), so that runs in parallel (ctest -j, other engineers) do not clash;
+# members use PORT_BASE+10 .. PORT_BASE+10*N+1.
+pick_ports() { PORT_BASE=$("$PORTS" 80 --owner "$RCN_PORTS_OWNER"); }
 pick_ports
 
 # json EXPR: evaluates a Python expression over the JSON document on stdin (bound to d).

@@ -44,7 +44,9 @@ RANDOM=$seed
 export RCN_PL_STRICT=${RCN_PL_STRICT:-1}
 # The shim goes ahead of ASan's runtime in the sanitizer build (see CMakeLists.txt).
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-port=$(( 30000 + (seed % 1500) * 20 ))
+# The member's two ports, below the ephemeral range and reserved until this script exits.
+ports="$(cd "$(dirname "$0")/../.." && pwd)/cluster/ports"
+port=$("$ports" 2 --owner $$)
 strict_note=
 [ "$RCN_PL_STRICT" = 0 ] || strict_note=", POSIX-strict names"
 echo "node_powerloss: seed $seed (replay with RCN_NPL_SEED=$seed), $trials trials," \
@@ -63,6 +65,7 @@ cleanup() {
   done
   wait 2>/dev/null || true
   rm -rf "$tmp"
+  "$ports" --release $$ || true
 }
 trap cleanup EXIT
 
