@@ -4,11 +4,13 @@
  * index, one head per origin, fork evidence and the views of the record kinds beside them in
  * one LMDB environment.
  *
- * The one decision: ONE write transaction per batch holds the entries, their origins' heads,
- * the hash index and every kind's view (invariant 4). A batch is all there or not at all, so a
- * view is never ahead of or behind the log. Everything else is redoing that one transaction:
- * a full map is grown and the batch run again; a fork found in a batch rebuilds the views
- * from the stored entries inside the same transaction.
+ * The one decision: ONE write transaction per batch holds the entries, their origins' heads
+ * and every kind's view (invariant 4). A batch is all there or not at all, so a view is never
+ * ahead of or behind the log. Everything else is redoing that one transaction: a full map is
+ * grown and the batch run again; a fork found in a batch rebuilds the views from the stored
+ * entries inside the same transaction. The hash index is the one thing kept apart: a batch's
+ * hashes go to the hash tail in memory, which every open rebuilds from the entries, and reach
+ * `hashes` in large sorted merges (store_tail.c says why).
  *
  * Every transaction of this process holds the read side of `grow_lock` for its lifetime;
  * mdb_env_set_mapsize (which remaps) runs only under its write side.
@@ -32,6 +34,7 @@
 #include <dirent.h>
 #include <lmdb.h>
 
+#include "rcn/clock.h"
 #include "rcn/codec.h"
 #include "rcn/fileio.h"
 #include "rcn/log.h"
@@ -39,11 +42,13 @@
 #include "store_impl.h"
 
 #define HEAD_SIZE      (8 + RCN_HASH_SIZE)           /* be64(seq) | hash */
-#define FORMAT         "rcn-store-1"
+#define FORMAT         "rcn-store-2"
+#define FORMAT_V1      "rcn-store-1"     /* before hashes.mark: every hash in `hashes` */
 #define DEFAULT_MAP    ((size_t) 64 << 20)
-#define CORE_DBS       8
+#define CORE_DBS       8                 /* hashes.mark apart: it may be missing */
 #define LOST_SIZE      16                            /* be64(last) | be64(recovery seq) */
 #define MAYBE_GROWS    8     /* growths tried for a kind's failure inside LMDB, per batch */
+#define MERGE_SLICE_PAGES 2048   /* leaf pages of `hashes` a merge transaction dirties, about */
 
 /* Internal outcomes of a transaction body, positive so they never meet an RCN_E… code:
  * the map is full (grow and run again), or a kind failed inside LMDB, most likely on a full
@@ -183,8 +188,11 @@ store_with_read_txn (rcn_store_t *s, txn_fn fn, void *ctx)
     return rc;
 }
 
+static void tail_merge (rcn_store_t *s);
+
 /* Runs fn in a write transaction and commits, growing the map and running fn again as often
- * as a full map asks. fn must be safe to run again from scratch. */
+ * as a full map asks. fn must be safe to run again from scratch: what a failed attempt put in
+ * the hash tail is taken back. A commit that leaves the tail tail_merge_at long merges it. */
 static int
 with_write_txn (rcn_store_t *s, txn_fn fn, void *ctx)
 {
@@ -197,12 +205,22 @@ with_write_txn (rcn_store_t *s, txn_fn fn, void *ctx)
         int rc = txn_begin (s, 0, &txn);
         if (rc)
             return rc;
-        rc = fn (s, txn, ctx);
+        pthread_mutex_lock (&s->tail_lock);
+        rc = store_tail_begin (&s->tail);
+        pthread_mutex_unlock (&s->tail_lock);
+        if (rc == RCN_OK)
+            rc = fn (s, txn, ctx);
         if (rc == RCN_OK) {
             rc = db_rc ("committing", mdb_txn_commit (txn));
             txn = NULL;
         }
         txn_release (s, txn);
+        if (rc != RCN_OK) {             /* what this attempt put in the tail is not stored */
+            pthread_mutex_lock (&s->tail_lock);
+            store_tail_rollback (&s->tail);
+            pthread_mutex_unlock (&s->tail_lock);
+        } else if (s->tail.n >= s->tail_merge_at && !s->merging)
+            tail_merge (s);
         if (rc == S_GROW_MAYBE && ++maybe > MAYBE_GROWS) {
             rcn_warn ("store: a kind's view update keeps failing inside LMDB; batch abandoned");
             return RCN_EDB;
@@ -315,12 +333,51 @@ entry_from_stored (const MDB_val *v, rcn_entry_t **out)
     return RCN_OK;
 }
 
+/* The hash tail's key for hash, when it holds one and txn's snapshot holds that entry. */
+static int
+get_from_tail (rcn_store_t *s, MDB_txn *txn, const uint8_t *hash, rcn_entry_t **out)
+{
+    uint8_t key[KEY_SIZE];
+    pthread_mutex_lock (&s->tail_lock);
+    const uint8_t *found = store_tail_find (&s->tail, hash);
+    if (found)
+        memcpy (key, found, KEY_SIZE);
+    pthread_mutex_unlock (&s->tail_lock);
+    if (!found)
+        return RCN_ENOTFOUND;
+    MDB_val k = val (key, KEY_SIZE), v;
+    int mrc = mdb_get (txn, s->entries, &k, &v);
+    if (mrc == MDB_NOTFOUND)        /* committed after this snapshot, or never */
+        return RCN_ENOTFOUND;
+    if (mrc)
+        return store_db_fail ("reading an entry", mrc);
+    int rc = entry_from_stored (&v, out);
+    if (rc == RCN_OK && memcmp ((*out)->hash, hash, RCN_HASH_SIZE) != 0) {
+        rcn_entry_destroy (out);    /* another entry took that seq since: not this hash's */
+        rc = RCN_ENOTFOUND;
+    }
+    return rc;
+}
+
+static int tail_catch_up (rcn_store_t *s, MDB_txn *txn);
+
+/* Looks in the tail, then in `hashes`. A readonly store (another process writes) brings its
+ * tail up to txn's snapshot only when both miss, so that readers that never look up a hash
+ * (a head watcher, a scan) pay nothing for it. */
 static int
 get_by_hash_in (rcn_store_t *s, MDB_txn *txn, const uint8_t *hash, rcn_entry_t **out)
 {
-    MDB_val k = val (hash, RCN_HASH_SIZE), v;
     *out = NULL;
+    int rc = get_from_tail (s, txn, hash, out);
+    if (rc != RCN_ENOTFOUND)
+        return rc;
+    MDB_val k = val (hash, RCN_HASH_SIZE), v;
     int mrc = mdb_get (txn, s->hashes, &k, &v);
+    if (mrc == MDB_NOTFOUND && s->readonly) {
+        if ((rc = tail_catch_up (s, txn)) != RCN_OK)
+            return rc;
+        return get_from_tail (s, txn, hash, out);
+    }
     if (mrc == MDB_NOTFOUND)
         return RCN_ENOTFOUND;
     if (mrc)
@@ -504,9 +561,12 @@ store_new (rcn_store_t *s, MDB_txn *txn, rcn_entry_t *e, int *result)
                      mdb_put (txn, s->entries, &k, &v, MDB_NOOVERWRITE | MDB_RESERVE))) != RCN_OK)
         return rc;
     rcn_entry_raw_write (e, v.mv_data);
-    MDB_val hk = val (hash, RCN_HASH_SIZE);
-    if ((rc = db_rc ("indexing an entry",
-                     mdb_put (txn, s->hashes, &hk, &k, MDB_NOOVERWRITE))) != RCN_OK)
+    pthread_mutex_lock (&s->tail_lock);          /* its hash: into the tail (store_tail.c) */
+    rc = store_tail_add (&s->tail, hash, key);
+    if (rc == RCN_OK)
+        rc = store_tail_set_scanned (&s->tail, e->h.origin, e->h.seq);
+    pthread_mutex_unlock (&s->tail_lock);
+    if (rc != RCN_OK)
         return rc;
     be64_put (head_val, e->h.seq);
     memcpy (head_val + 8, hash, RCN_HASH_SIZE);
@@ -711,6 +771,217 @@ rcn_store_rebuild_views (rcn_store_t *s)
     return with_write_txn (s, rebuild_txn, NULL);
 }
 
+/* ---- the hash tail (store_tail.c; store_impl.h says what it is) ---------------------------- */
+
+int
+store_mark_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t head, uint64_t *mark)
+{
+    if (!s->has_marks) {
+        *mark = head;
+        return RCN_OK;
+    }
+    MDB_val k = val (origin, RCN_KEY_SIZE), v;
+    int mrc = mdb_get (txn, s->marks, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        *mark = 0;
+        return RCN_OK;
+    }
+    if (mrc)
+        return store_db_fail ("reading a hash mark", mrc);
+    if (v.mv_size != 8)
+        return store_db_fail ("a hash mark is not 8 bytes", MDB_CORRUPTED);
+    *mark = be64_get (v.mv_data);
+    return RCN_OK;
+}
+
+/* Puts into the tail the hash of every entry txn holds above its origin's mark that the tail
+ * has not seen: all of them when a writer opens the store, then (readonly stores, on a
+ * lookup that missed) what the writer has committed since. A reader's tail keeps what the
+ * writer has merged since; past twice tail_merge_at it starts again from the marks. */
+static int
+tail_catch_up (rcn_store_t *s, MDB_txn *txn)
+{
+    MDB_cursor *hc = NULL, *ec = NULL;
+    MDB_val hk, hv;
+    int rc = RCN_OK, mrc;
+    pthread_mutex_lock (&s->tail_lock);
+    if (s->readonly && s->tail.n > 2 * s->tail_merge_at) {
+        store_tail_clear (&s->tail);
+        s->tail.norigins = 0;
+    }
+    if ((mrc = mdb_cursor_open (txn, s->heads, &hc)) != 0
+        || (mrc = mdb_cursor_open (txn, s->entries, &ec)) != 0) {
+        rc = store_db_fail ("walking heads for the hash tail", mrc);
+        goto done;
+    }
+    for (mrc = mdb_cursor_get (hc, &hk, &hv, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get (hc, &hk, &hv, MDB_NEXT)) {
+        if (hk.mv_size != RCN_KEY_SIZE || hv.mv_size != HEAD_SIZE) {
+            rc = store_db_fail ("a head is malformed", MDB_CORRUPTED);
+            goto done;
+        }
+        uint64_t head = be64_get (hv.mv_data), mark = 0, from;
+        from = store_tail_scanned (&s->tail, hk.mv_data);
+        if (from >= head)
+            continue;
+        if ((rc = store_mark_get (s, txn, hk.mv_data, head, &mark)) != RCN_OK)
+            goto done;
+        if (mark > from)
+            from = mark;
+        uint8_t key[KEY_SIZE];
+        key_make (key, hk.mv_data, from + 1);
+        MDB_val ek = val (key, KEY_SIZE), ev;
+        int erc;
+        for (erc = mdb_cursor_get (ec, &ek, &ev, MDB_SET_RANGE);
+             erc == 0 && ek.mv_size == KEY_SIZE && memcmp (ek.mv_data, hk.mv_data, RCN_KEY_SIZE) == 0
+             && be64_get ((const uint8_t *) ek.mv_data + RCN_KEY_SIZE) <= head;
+             erc = mdb_cursor_get (ec, &ek, &ev, MDB_NEXT)) {
+            rcn_entry_t *e = NULL;
+            if ((rc = entry_from_stored (&ev, &e)) != RCN_OK)
+                goto done;
+            rc = store_tail_add (&s->tail, e->hash, ek.mv_data);
+            rcn_entry_destroy (&e);
+            if (rc != RCN_OK)
+                goto done;
+        }
+        if (erc != 0 && erc != MDB_NOTFOUND) {
+            rc = store_db_fail ("reading entries for the hash tail", erc);
+            goto done;
+        }
+        if ((rc = store_tail_set_scanned (&s->tail, hk.mv_data, head)) != RCN_OK)
+            goto done;
+    }
+    if (mrc != MDB_NOTFOUND)
+        rc = store_db_fail ("walking heads for the hash tail", mrc);
+done:
+    if (ec)
+        mdb_cursor_close (ec);
+    if (hc)
+        mdb_cursor_close (hc);
+    pthread_mutex_unlock (&s->tail_lock);
+    return rc;
+}
+
+/* One slice of a merge: items order[from..to) (a run of the tail in hash order) into `hashes`;
+ * with `marks`, also every origin's mark up to what the tail holds of it. Only the writer's
+ * thread changes the tail, so it is read here unlocked. */
+typedef struct {
+    const uint32_t *order;
+    size_t from, to;
+    bool marks;
+} merge_ctx_t;
+
+static int
+merge_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    const merge_ctx_t *m = ctx;
+    const store_tail_t *t = &s->tail;
+    for (size_t i = m->from; i < m->to; i++) {
+        const store_tail_item_t *it = &t->items[m->order[i]];
+        MDB_val k = val (it->hash, RCN_HASH_SIZE), v = val (it->key, KEY_SIZE);
+        int mrc = mdb_put (txn, s->hashes, &k, &v, MDB_NOOVERWRITE);
+        if (mrc == MDB_KEYEXIST && v.mv_size == KEY_SIZE && memcmp (v.mv_data, it->key, KEY_SIZE) == 0)
+            continue;               /* already there: an earlier merge stopped after this slice */
+        if (mrc == MDB_KEYEXIST)
+            return store_db_fail ("merging the hash tail: a hash already points elsewhere",
+                                  MDB_CORRUPTED);
+        int rc = db_rc ("merging the hash tail", mrc);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; m->marks && i < t->norigins; i++) {
+        uint8_t seq_be[8];
+        be64_put (seq_be, t->origins[i].scanned);
+        MDB_val k = val (t->origins[i].origin, RCN_KEY_SIZE), v = val (seq_be, 8);
+        int rc = db_rc ("moving a hash mark", mdb_put (txn, s->marks, &k, &v, 0));
+        if (rc)
+            return rc;
+    }
+    return RCN_OK;
+}
+
+static int
+leaf_pages_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
+{
+    MDB_stat st;
+    int mrc = mdb_stat (txn, s->hashes, &st);
+    if (mrc)
+        return store_db_fail ("reading statistics", mrc);
+    *(size_t *) ctx = st.ms_leaf_pages;
+    return RCN_OK;
+}
+
+/* Merges the tail into `hashes` (after a commit that left it tail_merge_at long), in slices
+ * of the hash order, one transaction each: a slice covers 1/k of the hash space, so it dirties
+ * about 1/k of the index's leaf pages, and k is chosen for at most merge_slice_pages of them (MERGE_SLICE_PAGES unless the
+ * store was opened with another).
+ * LMDB keeps a transaction's dirty pages in malloc'd memory, and keeps that memory for later
+ * transactions: one transaction over a 1,000,000-entry index held about 110 MiB. The last
+ * slice moves the marks. A merge that fails part way leaves some rows above the marks (the
+ * next merge finds them there, and rcn_store_check allows them) and is tried again after the
+ * next commit. The tail is emptied only once no transaction of this process still reads from
+ * before the merge (grow_lock). */
+static void
+tail_merge (rcn_store_t *s)
+{
+    uint64_t t0 = rcn_mono_ms ();
+    size_t n = s->tail.n, leaves = 0;
+    uint32_t *order = store_tail_sorted (&s->tail);
+    if (!order) {
+        rcn_warn ("store: no memory to sort the hash tail (%zu hashes); merge put off", n);
+        return;
+    }
+    int rc = store_with_read_txn (s, leaf_pages_txn, &leaves);
+    size_t k = rc == RCN_OK ? leaves / s->merge_slice_pages + 1 : 1;
+    if (k > n)
+        k = n ? n : 1;
+    s->merging = true;
+    for (size_t i = 0; rc == RCN_OK && i < k; i++) {
+        merge_ctx_t m = { order, n * i / k, n * (i + 1) / k, i + 1 == k };
+        rc = with_write_txn (s, merge_txn, &m);
+    }
+    s->merging = false;
+    free (order);
+    if (rc != RCN_OK) {
+        rcn_warn ("store: merging %zu hashes into the hash index failed (%s); tried again "
+                  "after the next commit", n, rcn_strerror (rc));
+        return;
+    }
+    pthread_rwlock_wrlock (&s->grow_lock);
+    pthread_mutex_lock (&s->tail_lock);
+    store_tail_clear (&s->tail);
+    pthread_mutex_unlock (&s->tail_lock);
+    pthread_rwlock_unlock (&s->grow_lock);
+    s->tail_merges++;
+    rcn_info ("store: %zu hashes merged into the hash index in %zu transaction%s, %llu ms", n,
+              k, k == 1 ? "" : "s", (unsigned long long) (rcn_mono_ms () - t0));
+}
+
+/* A writer's first open of a store from before hashes.mark: every entry's hash is in `hashes`,
+ * so each origin's mark is its head. */
+static int
+marks_from_heads (rcn_store_t *s, MDB_txn *txn)
+{
+    MDB_cursor *hc = NULL;
+    MDB_val hk, hv;
+    int mrc = mdb_cursor_open (txn, s->heads, &hc), rc = RCN_OK;
+    if (mrc)
+        return store_db_fail ("walking heads", mrc);
+    for (mrc = mdb_cursor_get (hc, &hk, &hv, MDB_FIRST); mrc == 0 && rc == RCN_OK;
+         mrc = mdb_cursor_get (hc, &hk, &hv, MDB_NEXT)) {
+        if (hv.mv_size != HEAD_SIZE) {
+            rc = store_db_fail ("a head is malformed", MDB_CORRUPTED);
+            break;
+        }
+        MDB_val k = val (hk.mv_data, RCN_KEY_SIZE), v = val (hv.mv_data, 8);   /* be64 seq */
+        rc = db_rc ("setting a hash mark", mdb_put (txn, s->marks, &k, &v, 0));
+    }
+    if (rc == RCN_OK && mrc != MDB_NOTFOUND)
+        rc = store_db_fail ("walking heads", mrc);
+    mdb_cursor_close (hc);
+    return rc;
+}
+
 /* ---- open and close ------------------------------------------------------------------------ */
 
 static int
@@ -744,10 +1015,12 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
     static const char fkey[] = "format";
     MDB_val k = val (fkey, sizeof fkey - 1), v;
     int mrc = mdb_get (txn, s->meta, &k, &v);
-    if (mrc == MDB_NOTFOUND && create) {
-        v = val (FORMAT, strlen (FORMAT));
+    bool v1 = mrc == MDB_SUCCESS && v.mv_size == strlen (FORMAT_V1)
+           && memcmp (v.mv_data, FORMAT_V1, v.mv_size) == 0;
+    if ((mrc == MDB_NOTFOUND || v1) && create) {
+        v = val (FORMAT, strlen (FORMAT));      /* new, or converted below */
         mrc = mdb_put (txn, s->meta, &k, &v, 0);
-    } else if (mrc == MDB_SUCCESS
+    } else if (mrc == MDB_SUCCESS && !v1
                && (v.mv_size != strlen (FORMAT) || memcmp (v.mv_data, FORMAT, v.mv_size) != 0)) {
         rcn_errf (why, whylen, "%s: store format is \"%.*s\", this build reads \"%s\"", path,
                   (int) (v.mv_size < 64 ? v.mv_size : 64), (const char *) v.mv_data, FORMAT);
@@ -759,6 +1032,30 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
     if (mrc) {
         rcn_errf (why, whylen, "%s: format marker: %s", path, mdb_strerror (mrc));
         return store_db_fail ("format marker", mrc);
+    }
+    /* hashes.mark (format 2). A store of format 1 has every hash in `hashes`: a writer gives
+     * each origin its head as its mark; a readonly open without the database reads it so. */
+    mrc = dbi_open (txn, "hashes.mark", false, &s->marks);
+    if (mrc == MDB_NOTFOUND && create && (mrc = dbi_open (txn, "hashes.mark", true, &s->marks)) == 0) {
+        int rc = marks_from_heads (s, txn);
+        if (rc != RCN_OK) {
+            rcn_errf (why, whylen, "%s: setting the hash marks: %s", path, rcn_strerror (rc));
+            return rc;
+        }
+        if (v1)
+            rcn_info ("store: %s: converted to %s (hash marks at every origin's head)", path,
+                      FORMAT);
+    }
+    s->has_marks = mrc == MDB_SUCCESS;
+    if (mrc && mrc != MDB_NOTFOUND) {
+        rcn_errf (why, whylen, "%s: opening database hashes.mark: %s", path, mdb_strerror (mrc));
+        return store_db_fail ("opening a database", mrc);
+    }
+    int trc = s->readonly ? RCN_OK : tail_catch_up (s, txn);
+    if (trc != RCN_OK) {
+        rcn_errf (why, whylen, "%s: reading the newest entries' hashes: %s", path,
+                  rcn_strerror (trc));
+        return trc;
     }
     bool made = false;                   /* a view database created just now */
     for (size_t i = 0; i < s->nkinds; i++) {
@@ -825,11 +1122,16 @@ rcn_store_open (const char *path, const rcn_store_opts_t *opts, rcn_store_t **ou
     if (!s)
         goto fail;
     s->readonly = opts->readonly;
+    s->tail_merge_at = opts->tail_merge_at ? opts->tail_merge_at : TAIL_MERGE_AT;
+    s->merge_slice_pages = opts->merge_slice_pages ? opts->merge_slice_pages : MERGE_SLICE_PAGES;
     s->is_member = opts->is_member;
     s->member_ctx = opts->member_ctx;
     if (pthread_rwlock_init (&s->grow_lock, NULL) != 0)
         goto fail;
     s->lock_made = true;
+    if (pthread_mutex_init (&s->tail_lock, NULL) != 0)
+        goto fail;
+    s->tail_lock_made = true;
 
     size_t ndbs = 0;
     for (size_t i = 0; opts->kinds && opts->kinds[i]; i++)
@@ -862,7 +1164,7 @@ rcn_store_open (const char *path, const rcn_store_opts_t *opts, rcn_store_t **ou
     }
     unsigned flags = MDB_NOTLS | (s->readonly ? MDB_RDONLY : 0)
                    | (opts->unsafe_nosync ? MDB_NOSYNC : 0);
-    size_t maxdbs = CORE_DBS + ndbs + 8 > 32 ? CORE_DBS + ndbs + 8 : 32;
+    size_t maxdbs = CORE_DBS + 1 + ndbs + 8 > 32 ? CORE_DBS + 1 + ndbs + 8 : 32;
     size_t map_size = opts->map_size ? opts->map_size : DEFAULT_MAP;
     if ((mrc = mdb_env_set_maxdbs (s->env, (MDB_dbi) maxdbs)) != 0
         || (!s->readonly && !existing && (mrc = mdb_env_set_mapsize (s->env, map_size)) != 0)
@@ -928,6 +1230,9 @@ rcn_store_destroy (rcn_store_t **self_p)
         mdb_env_close (s->env);
     if (s->lock_made)
         pthread_rwlock_destroy (&s->grow_lock);
+    if (s->tail_lock_made)
+        pthread_mutex_destroy (&s->tail_lock);
+    store_tail_free (&s->tail);
     free (s->kinds);
     free (s);
     *self_p = NULL;
@@ -1290,6 +1595,10 @@ stats_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
     st->map_size = info.me_mapsize;
     st->map_grows = s->map_grows;       /* grow_lock's read side is held */
     st->stale_readers = s->stale_readers;
+    pthread_mutex_lock (&s->tail_lock);
+    st->hash_tail = s->tail.n;
+    pthread_mutex_unlock (&s->tail_lock);
+    st->tail_merges = s->tail_merges;
     return RCN_OK;
 }
 

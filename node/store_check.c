@@ -179,6 +179,39 @@ done:
     return rc;
 }
 
+/* Every hash mark is an origin's, at most its head. */
+static int
+check_marks (rcn_store_t *s, MDB_txn *txn, check_ctx_t *c)
+{
+    if (!s->has_marks)
+        return RCN_OK;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->marks, &cur);
+    if (mrc)
+        return store_db_fail ("opening a cursor on hash marks", mrc);
+    for (mrc = mdb_cursor_get (cur, &k, &v, MDB_FIRST); mrc == MDB_SUCCESS;
+         mrc = mdb_cursor_get (cur, &k, &v, MDB_NEXT)) {
+        uint64_t head = 0;
+        if (k.mv_size != RCN_KEY_SIZE || v.mv_size != 8) {
+            rc = fault (c, RCN_EDB, NULL, 0, "hash marks: a record of %zu and %zu bytes",
+                        k.mv_size, v.mv_size);
+            break;
+        }
+        if ((rc = store_head_get (s, txn, k.mv_data, &head, NULL)) != RCN_OK)
+            break;
+        if (be64_get (v.mv_data) > head) {
+            rc = fault (c, RCN_EDB, k.mv_data, be64_get (v.mv_data), "hash mark above its "
+                        "origin's head (%" PRIu64 ")", head);
+            break;
+        }
+    }
+    if (rc == RCN_OK && mrc != MDB_NOTFOUND)
+        rc = store_db_fail ("walking hash marks", mrc);
+    mdb_cursor_close (cur);
+    return rc;
+}
+
 static int
 check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
 {
@@ -186,7 +219,7 @@ check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
     MDB_cursor *cur = NULL;
     rcn_entry_t *e = NULL;
     uint8_t origin[RCN_KEY_SIZE], last_hash[RCN_HASH_SIZE] = { 0 };
-    uint64_t last_seq = 0, origins = 0;
+    uint64_t last_seq = 0, origins = 0, mark = 0, indexed = 0;
     bool have = false;
     MDB_val k, v;
     int rc = RCN_OK, mrc = mdb_cursor_open (txn, s->entries, &cur);
@@ -206,6 +239,8 @@ check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
             last_seq = 0;
             have = true;
             origins++;
+            if ((rc = store_mark_get (s, txn, origin, UINT64_MAX, &mark)) != RCN_OK)
+                goto done;
         }
         uint64_t seq = be64_get ((uint8_t *) k.mv_data + RCN_KEY_SIZE);
         if (seq <= last_seq) {
@@ -226,13 +261,19 @@ check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
                         last_seq);
             goto done;
         }
+        /* At or below its origin's mark an entry's hash is in `hashes`; above it, in the hash
+         * tail (store_tail.c), which every open rebuilds from these entries, and in `hashes`
+         * too when a merge stopped part way (store.c tail_merge). */
         MDB_val hk = val (e->hash, RCN_HASH_SIZE), hv;
         mrc = mdb_get (txn, s->hashes, &hk, &hv);
-        if (mrc != MDB_SUCCESS || hv.mv_size != KEY_SIZE || memcmp (hv.mv_data, k.mv_data, KEY_SIZE) != 0) {
+        if ((seq <= mark && mrc != MDB_SUCCESS) || (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+            || (mrc == MDB_SUCCESS && (hv.mv_size != KEY_SIZE
+                                       || memcmp (hv.mv_data, k.mv_data, KEY_SIZE) != 0))) {
             rc = fault (c, RCN_EDB, origin, seq, "hash index %s", mrc ? "lacks this entry"
                                                                       : "points elsewhere");
             goto done;
         }
+        indexed += mrc == MDB_SUCCESS;  /* above the mark only after a merge that stopped */
         memcpy (last_hash, e->hash, RCN_HASH_SIZE);
         last_seq = seq;
         rcn_entry_destroy (&e);
@@ -265,11 +306,13 @@ check_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
                     "entries", ls.ms_entries, c->recoveries);
         goto done;
     }
-    if (hs.ms_entries != *c->checked) {
+    if (hs.ms_entries != indexed) {
         rc = fault (c, RCN_EDB, NULL, 0, "hash index holds %zu hashes for %" PRIu64 " entries",
-                    hs.ms_entries, *c->checked);
+                    hs.ms_entries, indexed);
         goto done;
     }
+    if ((rc = check_marks (s, txn, c)) != RCN_OK)
+        goto done;
     rc = check_forks (s, txn, c);
 done:
     rcn_entry_destroy (&e);

@@ -17,6 +17,56 @@
 #define FORK_KEY_SIZE  (KEY_SIZE + RCN_HASH_SIZE)    /* origin | be64(seq) | hash */
 #define WHY_MAX        256
 
+/* ---- The hash tail (store_tail.c) ----------------------------------------------------------
+ * `hashes` holds the hash of every entry at or below its origin's mark (`hashes.mark`:
+ * origin -> be64 seq); the entries above it are found through this table in memory, which
+ * every process rebuilds from the entries above the marks. The writer merges the table into
+ * `hashes` and moves the marks up in one transaction once it holds tail_merge_at items
+ * (TAIL_MERGE_AT unless the store was opened with another). */
+#define TAIL_MERGE_AT  131072
+
+typedef struct {
+    uint8_t hash[RCN_HASH_SIZE];
+    uint8_t key[KEY_SIZE];           /* the entry's key in `entries` */
+} store_tail_item_t;
+
+typedef struct {
+    uint8_t origin[RCN_KEY_SIZE];
+    uint64_t scanned;                /* the tail holds this origin's entries up to here */
+} store_tail_origin_t;
+
+typedef struct {
+    store_tail_item_t *items;        /* in insertion order */
+    size_t n, items_cap;
+    uint32_t *table;                 /* open addressing: item number + 1, 0 = empty */
+    size_t cap;                      /* a power of two, at least twice n */
+    store_tail_origin_t *origins;
+    size_t norigins;
+    /* What a write transaction began with, for store_tail_rollback. */
+    size_t begin_n, begin_norigins, saved_cap;
+    store_tail_origin_t *saved;
+} store_tail_t;
+
+int store_tail_add (store_tail_t *t, const uint8_t hash[RCN_HASH_SIZE], const uint8_t key[KEY_SIZE]);
+/* The key of the entry whose hash this is, or NULL. The entry may be missing from a given
+ * snapshot (committed after it, or by a transaction that failed): the caller looks. */
+const uint8_t *store_tail_find (const store_tail_t *t, const uint8_t hash[RCN_HASH_SIZE]);
+uint64_t store_tail_scanned (const store_tail_t *t, const uint8_t origin[RCN_KEY_SIZE]);
+int store_tail_set_scanned (store_tail_t *t, const uint8_t origin[RCN_KEY_SIZE], uint64_t seq);
+/* A write transaction begins (remembers the tail) / failed (takes back what it added). */
+int store_tail_begin (store_tail_t *t);
+void store_tail_rollback (store_tail_t *t);
+/* The item numbers 0..n-1 in hash order (malloc'd; NULL: out of memory). */
+uint32_t *store_tail_sorted (const store_tail_t *t);
+/* After a merge: no items (the scanned seqs stay). */
+void store_tail_clear (store_tail_t *t);
+void store_tail_free (store_tail_t *t);
+/* origin's mark: every entry of it up to there has its row in `hashes` (store.c). A store from
+ * before hashes.mark (readonly, not yet opened by a writer of this build) has them all there:
+ * the mark is `head`. */
+int store_mark_get (rcn_store_t *s, MDB_txn *txn, const uint8_t *origin, uint64_t head,
+                    uint64_t *mark);
+
 typedef struct {
     const rcn_kind_t *kind;
     MDB_dbi dbi[RCN_KIND_MAX_DBS];
@@ -25,7 +75,15 @@ typedef struct {
 
 struct rcn_store {
     MDB_env *env;
-    MDB_dbi entries, hashes, heads, forks, forked, invalid, lost, meta;
+    MDB_dbi entries, hashes, heads, forks, forked, invalid, lost, meta, marks;
+    bool has_marks;                  /* false: a readonly store from before hashes.mark */
+    store_tail_t tail;               /* under tail_lock */
+    pthread_mutex_t tail_lock;
+    bool tail_lock_made;
+    size_t tail_merge_at;            /* rcn_store_opts_t.tail_merge_at, or TAIL_MERGE_AT */
+    size_t merge_slice_pages;        /* rcn_store_opts_t.merge_slice_pages, or store.c's */
+    bool merging;                    /* tail_merge's own transaction runs */
+    uint64_t tail_merges;            /* merges done, for rcn_store_stats */
     kind_slot_t *kinds;
     size_t nkinds;
     rcn_member_fn is_member;

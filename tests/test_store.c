@@ -1136,6 +1136,307 @@ test_open_errors (void)
     free (dir);
 }
 
+/* ---- the hash tail (store.h) ---------------------------------------------------------------- */
+
+static rcn_store_t *
+open_sliced (const char *dir, size_t map_size, size_t merge_at, size_t slice_pages)
+{
+    rcn_store_opts_t o = { .map_size = map_size, .is_member = is_member, .kinds = g_kinds,
+                           .tail_merge_at = merge_at, .merge_slice_pages = slice_pages };
+    rcn_store_t *s = NULL;
+    char why[256] = "";
+    int rc = rcn_store_open (dir, &o, &s, why, sizeof why);
+    if (rc)
+        fprintf (stderr, "    open %s: %s: %s\n", dir, rcn_strerror (rc), why);
+    REQUIRE (rc == RCN_OK && s);
+    return s;
+}
+
+static rcn_store_t *
+open_tail (const char *dir, size_t map_size, size_t merge_at)
+{
+    return open_sliced (dir, map_size, merge_at, 0);
+}
+
+/* The entry s finds by hash is (origin, seq). */
+static bool
+found_by_hash (rcn_store_t *s, const uint8_t *hash, const uint8_t *origin, uint64_t seq)
+{
+    rcn_entry_t *e = NULL;
+    bool ok = rcn_store_get_by_hash (s, hash, &e) == RCN_OK && e && e->h.seq == seq
+           && memcmp (e->h.origin, origin, RCN_KEY_SIZE) == 0
+           && memcmp (rcn_entry_hash (e), hash, RCN_HASH_SIZE) == 0;
+    rcn_entry_destroy (&e);
+    return ok;
+}
+
+/* The n entries made so far, all found by hash in s. */
+typedef struct {
+    uint8_t hash[400][RCN_HASH_SIZE];
+    uint8_t origin[400][RCN_KEY_SIZE];
+    uint64_t seq[400];
+    int n;
+} made_t;
+
+static void
+made_add (made_t *m, rcn_entry_t *e)
+{
+    REQUIRE (m->n < 400);
+    memcpy (m->hash[m->n], rcn_entry_hash (e), RCN_HASH_SIZE);
+    memcpy (m->origin[m->n], e->h.origin, RCN_KEY_SIZE);
+    m->seq[m->n++] = e->h.seq;
+}
+
+static int
+all_found (rcn_store_t *s, const made_t *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->n; i++)
+        n += found_by_hash (s, m->hash[i], m->origin[i], m->seq[i]);
+    return n;
+}
+
+static bool
+check_ok (rcn_store_t *s, uint64_t want)
+{
+    uint64_t checked = 0;
+    char why[512] = "";
+    int rc = rcn_store_check (s, is_member, NULL, &checked, why, sizeof why);
+    if (rc != RCN_OK || checked != want)
+        fprintf (stderr, "    check: %s (%" PRIu64 " checked, %" PRIu64 " wanted)\n", why, checked,
+                 want);
+    return rc == RCN_OK && checked == want;
+}
+
+static void
+append_made (rcn_store_t *s, author_t *a, made_t *m, int n)
+{
+    for (int i = 0; i < n; i++) {
+        rcn_entry_t *e = author_text (a, "tail");
+        made_add (m, e);
+        CHECK_EQ (append1 (s, e), RCN_OK);
+        rcn_entry_destroy (&e);
+    }
+}
+
+/* An entry is found by hash while its hash is in the tail, after the merge into `hashes`, and
+ * after a reopen (the tail rebuilt from the entries above the marks); a readonly store opened
+ * before finds what the writer committed after it, across a merge; the offline check holds
+ * at every step. */
+static void
+test_hash_tail (void)
+{
+    char *dir = rcn_test_tmpdir ("store-tail");
+    rcn_store_t *s = open_tail (dir, 0, 10);
+    author_t a, b;
+    author_init (&a, 1, true);
+    author_init (&b, 2, true);
+    made_t m = { .n = 0 };
+    append_made (s, &a, &m, 7);
+    rcn_store_stats_t st = stats_of (s);
+    CHECK_EQ (st.hash_tail, 7u);
+    CHECK_EQ (st.tail_merges, 0u);
+    CHECK_EQ (all_found (s, &m), 7);
+    CHECK (check_ok (s, 7));
+
+    int rc;
+    rcn_store_t *r = open_readonly (dir, &rc);
+    REQUIRE (r);
+    CHECK_EQ (all_found (r, &m), 7);
+    append_made (s, &b, &m, 3);                 /* the 10th: merged after its commit */
+    st = stats_of (s);
+    CHECK_EQ (st.hash_tail, 0u);
+    CHECK_EQ (st.tail_merges, 1u);
+    append_made (s, &a, &m, 2);
+    st = stats_of (s);
+    CHECK_EQ (st.hash_tail, 2u);
+    CHECK_EQ (all_found (s, &m), 12);
+    CHECK (check_ok (s, 12));
+    CHECK_EQ (all_found (r, &m), 12);           /* the reader: 7 of its own, the rest since */
+    CHECK (check_ok (r, 12));
+    rcn_store_destroy (&r);
+
+    rcn_store_destroy (&s);
+    s = open_tail (dir, 0, 10);
+    CHECK_EQ (stats_of (s).hash_tail, 2u);      /* rebuilt at open: the 2 above the marks */
+    CHECK_EQ (all_found (s, &m), 12);
+    CHECK (check_ok (s, 12));
+
+    /* One batch of 9: 11 in the tail after its commit, then merged. */
+    rcn_entry_t *batch[9];
+    int results[9];
+    for (int i = 0; i < 9; i++) {
+        batch[i] = author_text (i % 2 ? &a : &b, "batch");
+        made_add (&m, batch[i]);
+    }
+    CHECK_EQ (rcn_store_append (s, batch, 9, results), RCN_OK);
+    for (int i = 0; i < 9; i++)
+        CHECK_EQ (results[i], RCN_OK);
+    free_entries (batch, 9);
+    st = stats_of (s);
+    CHECK_EQ (st.hash_tail, 0u);
+    CHECK_EQ (st.tail_merges, 1u);
+    CHECK_EQ (all_found (s, &m), 21);
+    CHECK (check_ok (s, 21));
+
+    /* Not a hash of the log: found nowhere. */
+    uint8_t none[RCN_HASH_SIZE];
+    memset (none, 0x5a, sizeof none);
+    rcn_entry_t *e = NULL;
+    CHECK_EQ (rcn_store_get_by_hash (s, none, &e), RCN_ENOTFOUND);
+    CHECK (e == NULL);
+    close_and_remove (&s, dir);
+}
+
+/* A store of format 1 (before hashes.mark: every hash in `hashes`) is read as it is by a
+ * readonly open and converted by a writer's: marks at every head, format 2, the tail from
+ * there. */
+static void
+test_hash_tail_format_1 (void)
+{
+    char *dir = rcn_test_tmpdir ("store-v1");
+    rcn_store_t *s = open_tail (dir, 0, 1);     /* merged after every commit */
+    author_t a, b;
+    author_init (&a, 1, true);
+    author_init (&b, 2, true);
+    made_t m = { .n = 0 };
+    append_made (s, &a, &m, 4);
+    append_made (s, &b, &m, 3);
+    CHECK_EQ (stats_of (s).hash_tail, 0u);
+    rcn_store_destroy (&s);
+
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi marks, meta;
+    REQUIRE (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, 32) == 0);
+    REQUIRE (mdb_env_open (env, dir, 0, 0600) == 0);
+    REQUIRE (mdb_txn_begin (env, NULL, 0, &txn) == 0);
+    REQUIRE (mdb_dbi_open (txn, "hashes.mark", 0, &marks) == 0);
+    REQUIRE (mdb_drop (txn, marks, 1) == 0);
+    REQUIRE (mdb_dbi_open (txn, "meta", 0, &meta) == 0);
+    MDB_val k = { 6, "format" }, v = { 11, "rcn-store-1" };
+    REQUIRE (mdb_put (txn, meta, &k, &v, 0) == 0);
+    REQUIRE (mdb_txn_commit (txn) == 0);
+    mdb_env_close (env);
+
+    int rc;
+    rcn_store_t *r = open_readonly (dir, &rc);
+    CHECK_EQ (rc, RCN_OK);
+    REQUIRE (r);
+    CHECK_EQ (stats_of (r).hash_tail, 0u);
+    CHECK_EQ (all_found (r, &m), 7);
+    CHECK (check_ok (r, 7));
+    rcn_store_destroy (&r);
+
+    s = open_tail (dir, 0, 100);
+    CHECK_EQ (stats_of (s).hash_tail, 0u);
+    CHECK_EQ (all_found (s, &m), 7);
+    append_made (s, &a, &m, 2);
+    CHECK_EQ (stats_of (s).hash_tail, 2u);
+    CHECK_EQ (all_found (s, &m), 9);
+    CHECK (check_ok (s, 9));
+    rcn_store_destroy (&s);
+
+    REQUIRE (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, 32) == 0);
+    REQUIRE (mdb_env_open (env, dir, MDB_RDONLY, 0600) == 0);
+    REQUIRE (mdb_txn_begin (env, NULL, MDB_RDONLY, &txn) == 0);
+    REQUIRE (mdb_dbi_open (txn, "meta", 0, &meta) == 0);
+    CHECK (mdb_get (txn, meta, &k, &v) == 0 && v.mv_size == 11
+           && memcmp (v.mv_data, "rcn-store-2", 11) == 0);
+    CHECK (mdb_dbi_open (txn, "hashes.mark", 0, &marks) == 0);
+    mdb_txn_abort (txn);
+    mdb_env_close (env);
+    rcn_test_rmtree (dir);
+    free (dir);
+}
+
+/* A merge in slices (one transaction per run of the hash order, here one leaf page each),
+ * and a merge that stopped part way: rows above the marks, which the check allows and the
+ * next merge finds already there. */
+static void
+test_hash_tail_slices (void)
+{
+    char *dir = rcn_test_tmpdir ("store-slices");
+    rcn_store_t *s = open_sliced (dir, 0, 100, 1);
+    author_t a, b;
+    author_init (&a, 1, true);
+    author_init (&b, 2, true);
+    static made_t m;
+    m.n = 0;
+    append_made (s, &a, &m, 150);
+    append_made (s, &b, &m, 150);               /* merges at 100, 200 and 300 */
+    rcn_store_stats_t st = stats_of (s);
+    CHECK_EQ (st.tail_merges, 3u);
+    CHECK_EQ (st.hash_tail, 0u);
+    CHECK_EQ (all_found (s, &m), 300);
+    CHECK (check_ok (s, 300));
+    append_made (s, &a, &m, 5);
+    CHECK_EQ (stats_of (s).hash_tail, 5u);
+    rcn_store_destroy (&s);
+
+    /* What a merge stopped after its first slice leaves: a row above a's mark. */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi hashes;
+    REQUIRE (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, 32) == 0);
+    REQUIRE (mdb_env_open (env, dir, 0, 0600) == 0);
+    REQUIRE (mdb_txn_begin (env, NULL, 0, &txn) == 0);
+    REQUIRE (mdb_dbi_open (txn, "hashes", 0, &hashes) == 0);
+    uint8_t key[RCN_KEY_SIZE + 8];
+    memcpy (key, m.origin[301], RCN_KEY_SIZE);
+    for (int i = 0; i < 8; i++)
+        key[RCN_KEY_SIZE + i] = (uint8_t) (m.seq[301] >> (56 - 8 * i));
+    MDB_val k = { RCN_HASH_SIZE, m.hash[301] }, v = { sizeof key, key };
+    REQUIRE (mdb_put (txn, hashes, &k, &v, 0) == 0);
+    REQUIRE (mdb_txn_commit (txn) == 0);
+    mdb_env_close (env);
+
+    s = open_sliced (dir, 0, 8, 1);
+    CHECK_EQ (stats_of (s).hash_tail, 5u);
+    CHECK (check_ok (s, 305));
+    CHECK_EQ (all_found (s, &m), 305);
+    append_made (s, &b, &m, 3);                 /* 8: merged, the row found already there */
+    st = stats_of (s);
+    CHECK_EQ (st.tail_merges, 1u);
+    CHECK_EQ (st.hash_tail, 0u);
+    CHECK_EQ (all_found (s, &m), 308);
+    CHECK (check_ok (s, 308));
+    close_and_remove (&s, dir);
+}
+
+/* A batch run again after the map grew (store.c with_write_txn) leaves each of its hashes in
+ * the tail once: what the failed attempt put there was taken back. */
+static void
+test_hash_tail_rollback (void)
+{
+    char *dir = rcn_test_tmpdir ("store-tail-grow");
+    rcn_store_t *s = open_tail (dir, 64 << 10, 100000);
+    author_t a;
+    author_init (&a, 1, true);
+    enum { N = 400 };
+    rcn_entry_t **batch = calloc (N, sizeof *batch);
+    int *results = calloc (N, sizeof *results);
+    REQUIRE (batch && results);
+    char big[300];
+    memset (big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (int i = 0; i < N; i++)
+        batch[i] = author_text (&a, big);
+    CHECK_EQ (rcn_store_append (s, batch, N, results), RCN_OK);
+    rcn_store_stats_t st = stats_of (s);
+    CHECK (st.map_grows >= 1);
+    CHECK_EQ (st.hash_tail, (uint64_t) N);
+    int found = 0;
+    for (int i = 0; i < N; i++)
+        found += found_by_hash (s, rcn_entry_hash (batch[i]), a.pk, (uint64_t) i + 1);
+    CHECK_EQ (found, N);
+    CHECK (check_ok (s, N));
+    free_entries (batch, N);
+    free (batch);
+    free (results);
+    close_and_remove (&s, dir);
+}
+
 int
 main (void)
 {
@@ -1159,5 +1460,9 @@ main (void)
     RUN (test_readonly_other_process);
     RUN (test_nested_reads_under_growth);
     RUN (test_open_errors);
+    RUN (test_hash_tail);
+    RUN (test_hash_tail_format_1);
+    RUN (test_hash_tail_slices);
+    RUN (test_hash_tail_rollback);
     return rcn_test_done ();
 }

@@ -12,13 +12,23 @@
  *
  * Layout (named LMDB databases in one environment directory):
  *   entries  origin[32] | be64(seq)        -> sig[64] | signed          (storage form)
- *   hashes   hash[32]                      -> origin[32] | be64(seq)
+ *   hashes   hash[32]                      -> origin[32] | be64(seq)   (up to the marks)
+ *   hashes.mark  origin[32]                -> be64(seq): every entry of origin up to seq has
+ *                                             its row in `hashes`
  *   heads    origin[32]                    -> be64(seq) | hash[32]
  *   forks    origin[32] | be64(seq) | hash -> sig | signed  (second, conflicting entries)
  *   forked   origin[32]                    -> be64(lowest fork seq)
  *   invalid  hash[32]                      -> reason (UTF-8 text, no personal details)
  *   lost     origin[32] | be64(first)      -> be64(last) | be64(seq of the Recovery)
- *   meta     "format"                      -> "rcn-store-1"
+ *   meta     "format"                      -> "rcn-store-2" ("rcn-store-1", without
+ *                                             hashes.mark, is converted at a writer's open)
+ *
+ * The hash tail: an entry's `hashes` row is not written with it. The hashes of the entries
+ * above their origin's mark are kept in memory (every open rebuilds them from those entries;
+ * a readonly store adds what the writer has committed since at each read) and merged into
+ * `hashes`, sorted, with the marks moved up, in one transaction once there are tail_merge_at
+ * of them. A row per entry in a hash-keyed B-tree dirtied a page per entry in every group
+ * commit; a merge dirties each page at most once. Lookups by hash look in both.
  *   <kind views>                           as each kind declares in rcn_kind_t.dbs
  *
  * Threads: one writer at a time (rcn_store_append is not reentrant); readers may run on other
@@ -48,6 +58,10 @@ typedef struct {
     rcn_member_fn is_member;          /* required unless readonly */
     void *member_ctx;
     const rcn_kind_t *const *kinds;   /* NULL-terminated; may be NULL (no views) */
+    size_t tail_merge_at;             /* hashes kept in the hash tail before a merge into
+                                         `hashes` (below); 0 = 131072 */
+    size_t merge_slice_pages;         /* leaf pages of `hashes` one merge transaction may
+                                         dirty, about; 0 = 2048 (tests set fewer) */
 } rcn_store_opts_t;
 
 /* Opens (creating when absent, unless readonly) the LMDB environment in directory `path`
@@ -154,6 +168,8 @@ typedef struct {
     size_t map_size;        /* current map size, bytes */
     uint64_t map_grows;     /* times the map grew since open */
     int stale_readers;      /* reader slots cleared at open */
+    uint64_t hash_tail;     /* entries whose hash is in the hash tail, not yet in `hashes` */
+    uint64_t tail_merges;   /* merges of the hash tail into `hashes` since open */
 } rcn_store_stats_t;
 int rcn_store_stats (rcn_store_t *s, rcn_store_stats_t *out) RCN_MUST;
 
