@@ -116,7 +116,14 @@ const rcn_kind_t *const g_kinds[] = { &g_test_kind, NULL };
 rcn_store_t *
 open_store (const char *dir, size_t map_size)
 {
-    rcn_store_opts_t o = { .map_size = map_size, .is_member = is_member, .kinds = g_kinds };
+    return open_store_with (dir, (rcn_store_opts_t) { .map_size = map_size });
+}
+
+rcn_store_t *
+open_store_with (const char *dir, rcn_store_opts_t o)
+{
+    o.is_member = is_member;
+    o.kinds = g_kinds;
     rcn_store_t *s = NULL;
     char why[256] = "";
     int rc = rcn_store_open (dir, &o, &s, why, sizeof why);

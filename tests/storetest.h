@@ -51,6 +51,8 @@ extern int g_apply_calls, g_fail_at;
 /* Opens (creating) a writable store with the roster and the test kind; REQUIREs it.
  * map_size 0: the default. */
 rcn_store_t *open_store (const char *dir, size_t map_size);
+/* The same with the other options of o (is_member and kinds are set here). */
+rcn_store_t *open_store_with (const char *dir, rcn_store_opts_t o);
 
 /* Destroys the store, removes its directory and frees the path. */
 void close_and_remove (rcn_store_t **s, char *dir);

@@ -49,6 +49,16 @@ append_counts (rcn_store_t *s, author_t *a, int n)
     }
 }
 
+/* The store's LMDB environment opened behind its back (flags 0 or MDB_RDONLY), one transaction
+ * begun: for tests that plant or read what only a crash or an older build would leave. */
+static void
+raw_begin (const char *dir, unsigned flags, MDB_env **env, MDB_txn **txn)
+{
+    REQUIRE (mdb_env_create (env) == 0 && mdb_env_set_maxdbs (*env, 32) == 0);
+    REQUIRE (mdb_env_open (*env, dir, flags, 0600) == 0);
+    REQUIRE (mdb_txn_begin (*env, NULL, flags, txn) == 0);
+}
+
 /* ---- tests ---------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -1118,9 +1128,7 @@ test_open_errors (void)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    REQUIRE (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, 32) == 0);
-    REQUIRE (mdb_env_open (env, missing, 0, 0600) == 0);
-    REQUIRE (mdb_txn_begin (env, NULL, 0, &txn) == 0);
+    raw_begin (missing, 0, &env, &txn);
     REQUIRE (mdb_dbi_open (txn, "meta", 0, &dbi) == 0);
     MDB_val k = { 6, "format" }, v = { 11, "rcn-store-9" };
     REQUIRE (mdb_put (txn, dbi, &k, &v, 0) == 0);
@@ -1141,15 +1149,9 @@ test_open_errors (void)
 static rcn_store_t *
 open_sliced (const char *dir, size_t map_size, size_t merge_at, size_t slice_pages)
 {
-    rcn_store_opts_t o = { .map_size = map_size, .is_member = is_member, .kinds = g_kinds,
-                           .tail_merge_at = merge_at, .merge_slice_pages = slice_pages };
-    rcn_store_t *s = NULL;
-    char why[256] = "";
-    int rc = rcn_store_open (dir, &o, &s, why, sizeof why);
-    if (rc)
-        fprintf (stderr, "    open %s: %s: %s\n", dir, rcn_strerror (rc), why);
-    REQUIRE (rc == RCN_OK && s);
-    return s;
+    rcn_store_opts_t o = { .map_size = map_size, .tail_merge_at = merge_at,
+                           .merge_slice_pages = slice_pages };
+    return open_store_with (dir, o);
 }
 
 static rcn_store_t *
@@ -1308,9 +1310,7 @@ test_hash_tail_format_1 (void)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi marks, meta;
-    REQUIRE (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, 32) == 0);
-    REQUIRE (mdb_env_open (env, dir, 0, 0600) == 0);
-    REQUIRE (mdb_txn_begin (env, NULL, 0, &txn) == 0);
+    raw_begin (dir, 0, &env, &txn);
     REQUIRE (mdb_dbi_open (txn, "hashes.mark", 0, &marks) == 0);
     REQUIRE (mdb_drop (txn, marks, 1) == 0);
     REQUIRE (mdb_dbi_open (txn, "meta", 0, &meta) == 0);
@@ -1337,9 +1337,7 @@ test_hash_tail_format_1 (void)
     CHECK (check_ok (s, 9));
     rcn_store_destroy (&s);
 
-    REQUIRE (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, 32) == 0);
-    REQUIRE (mdb_env_open (env, dir, MDB_RDONLY, 0600) == 0);
-    REQUIRE (mdb_txn_begin (env, NULL, MDB_RDONLY, &txn) == 0);
+    raw_begin (dir, MDB_RDONLY, &env, &txn);
     REQUIRE (mdb_dbi_open (txn, "meta", 0, &meta) == 0);
     CHECK (mdb_get (txn, meta, &k, &v) == 0 && v.mv_size == 11
            && memcmp (v.mv_data, "rcn-store-2", 11) == 0);
@@ -1378,9 +1376,7 @@ test_hash_tail_slices (void)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi hashes;
-    REQUIRE (mdb_env_create (&env) == 0 && mdb_env_set_maxdbs (env, 32) == 0);
-    REQUIRE (mdb_env_open (env, dir, 0, 0600) == 0);
-    REQUIRE (mdb_txn_begin (env, NULL, 0, &txn) == 0);
+    raw_begin (dir, 0, &env, &txn);
     REQUIRE (mdb_dbi_open (txn, "hashes", 0, &hashes) == 0);
     uint8_t key[RCN_KEY_SIZE + 8];
     memcpy (key, m.origin[301], RCN_KEY_SIZE);
