@@ -833,7 +833,8 @@ tail_catch_up (rcn_store_t *s, MDB_txn *txn)
         MDB_val ek = val (key, KEY_SIZE), ev;
         int erc;
         for (erc = mdb_cursor_get (ec, &ek, &ev, MDB_SET_RANGE);
-             erc == 0 && ek.mv_size == KEY_SIZE && memcmp (ek.mv_data, hk.mv_data, RCN_KEY_SIZE) == 0
+             erc == 0 && ek.mv_size == KEY_SIZE
+             && memcmp (ek.mv_data, hk.mv_data, RCN_KEY_SIZE) == 0
              && be64_get ((const uint8_t *) ek.mv_data + RCN_KEY_SIZE) <= head;
              erc = mdb_cursor_get (ec, &ek, &ev, MDB_NEXT)) {
             rcn_entry_t *e = NULL;
@@ -880,7 +881,8 @@ merge_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
         const store_tail_item_t *it = &t->items[m->order[i]];
         MDB_val k = val (it->hash, RCN_HASH_SIZE), v = val (it->key, KEY_SIZE);
         int mrc = mdb_put (txn, s->hashes, &k, &v, MDB_NOOVERWRITE);
-        if (mrc == MDB_KEYEXIST && v.mv_size == KEY_SIZE && memcmp (v.mv_data, it->key, KEY_SIZE) == 0)
+        if (mrc == MDB_KEYEXIST && v.mv_size == KEY_SIZE
+            && memcmp (v.mv_data, it->key, KEY_SIZE) == 0)
             continue;               /* already there: an earlier merge stopped after this slice */
         if (mrc == MDB_KEYEXIST)
             return store_db_fail ("merging the hash tail: a hash already points elsewhere",
@@ -913,10 +915,10 @@ leaf_pages_txn (rcn_store_t *s, MDB_txn *txn, void *ctx)
 
 /* Merges the tail into `hashes` (after a commit that left it tail_merge_at long), in slices
  * of the hash order, one transaction each: a slice covers 1/k of the hash space, so it dirties
- * about 1/k of the index's leaf pages, and k is chosen for at most merge_slice_pages of them (MERGE_SLICE_PAGES unless the
- * store was opened with another).
- * LMDB keeps a transaction's dirty pages in malloc'd memory, and keeps that memory for later
- * transactions: one transaction over a 1,000,000-entry index held about 110 MiB. The last
+ * about 1/k of the index's leaf pages, and k is chosen for at most merge_slice_pages of them
+ * (MERGE_SLICE_PAGES unless the store was opened with another). LMDB keeps a transaction's
+ * dirty pages in malloc'd memory, and keeps that memory for later transactions: one
+ * transaction over a 1,000,000-entry index left the node 125 MiB of RssAnon. The last
  * slice moves the marks. A merge that fails part way leaves some rows above the marks (the
  * next merge finds them there, and rcn_store_check allows them) and is tried again after the
  * next commit. The tail is emptied only once no transaction of this process still reads from
@@ -1036,7 +1038,8 @@ open_dbs (rcn_store_t *s, MDB_txn *txn, const char *path, char *why, size_t whyl
     /* hashes.mark (format 2). A store of format 1 has every hash in `hashes`: a writer gives
      * each origin its head as its mark; a readonly open without the database reads it so. */
     mrc = dbi_open (txn, "hashes.mark", false, &s->marks);
-    if (mrc == MDB_NOTFOUND && create && (mrc = dbi_open (txn, "hashes.mark", true, &s->marks)) == 0) {
+    if (mrc == MDB_NOTFOUND && create
+        && (mrc = dbi_open (txn, "hashes.mark", true, &s->marks)) == 0) {
         int rc = marks_from_heads (s, txn);
         if (rc != RCN_OK) {
             rcn_errf (why, whylen, "%s: setting the hash marks: %s", path, rcn_strerror (rc));

@@ -21,8 +21,8 @@
  * `hashes` holds the hash of every entry at or below its origin's mark (`hashes.mark`:
  * origin -> be64 seq); the entries above it are found through this table in memory, which
  * every process rebuilds from the entries above the marks. The writer merges the table into
- * `hashes` and moves the marks up in one transaction once it holds tail_merge_at items
- * (TAIL_MERGE_AT unless the store was opened with another). */
+ * `hashes`, in slices of the hash order, and moves the marks up with the last slice, once it
+ * holds tail_merge_at items (TAIL_MERGE_AT unless the store was opened with another). */
 #define TAIL_MERGE_AT  131072
 
 typedef struct {
@@ -47,7 +47,8 @@ typedef struct {
     store_tail_origin_t *saved;
 } store_tail_t;
 
-int store_tail_add (store_tail_t *t, const uint8_t hash[RCN_HASH_SIZE], const uint8_t key[KEY_SIZE]);
+int store_tail_add (store_tail_t *t, const uint8_t hash[RCN_HASH_SIZE],
+                    const uint8_t key[KEY_SIZE]);
 /* The key of the entry whose hash this is, or NULL. The entry may be missing from a given
  * snapshot (committed after it, or by a transaction that failed): the caller looks. */
 const uint8_t *store_tail_find (const store_tail_t *t, const uint8_t hash[RCN_HASH_SIZE]);

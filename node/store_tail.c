@@ -1,5 +1,5 @@
 /* store_tail.c — the newest entries' hashes, kept in memory until the store merges them into
- * `hashes` in one sorted batch (store_impl.h, "The hash tail").
+ * `hashes` in sorted batches (store_impl.h, "The hash tail"; store.c, tail_merge).
  *
  * The one decision: an entry's hash row is not written with the entry. `hashes` is keyed by
  * hash, so a group of 1024 new entries landed on about 1000 distinct 4 KiB pages of it, each
@@ -7,9 +7,9 @@
  * ingest spent besides signatures. Here the hash of each entry above its origin's mark
  * (`hashes.mark`) lives in a table in memory; TAIL_MERGE_AT of them are merged at once, which
  * dirties each page of `hashes` at most once per merge. The table is rebuilt from the entries
- * above the marks whenever a store opens, and a readonly store (another process's) adds what
- * the writer committed since at each transaction, so nothing is written that was not before:
- * every process finds every entry of its snapshot by hash.
+ * above the marks whenever a writer opens the store, and a readonly store (another process's)
+ * adds what the writer has committed when a lookup misses, so every process finds every entry
+ * of its snapshot by hash.
  *
  * Items are kept in insertion order (`items`), indexed by an open-addressing table of item
  * numbers; a write transaction that fails takes its own items back, newest first, which linear
