@@ -129,6 +129,24 @@ heartbeat (int from, int to, uint64_t now)
     heartbeat_to (from, s_m[to].repl, now);
 }
 
+/* Serves pull `p` of to's from member `from`'s store (chunks of RCN_ENTRY_MAX bytes). */
+static rcn_pull_reply_t *
+serve_plan (int from, const rcn_pull_plan_t *p)
+{
+    rcn_pull_request_t req = { .request_id = p->request_id, .from_seq = p->from_seq,
+                               .max_bytes = RCN_ENTRY_MAX };
+    memcpy (req.origin, p->origin, 32);
+    memcpy (req.roster_hash, rcn_roster_hash (s_roster), 32);
+    uint8_t *w = NULL;
+    size_t len = 0;
+    REQUIRE (rcn_pull_serve (s_m[from].store, &req, rcn_roster_hash (s_roster), &w, &len) == RCN_OK);
+    rcn_pull_reply_t *rep = NULL;
+    char why[256];
+    REQUIRE (rcn_pull_reply_decode (w, len, &rep, why, sizeof why) == RCN_OK);
+    free (w);
+    return rep;
+}
+
 /* Plans to's pulls and answers each from the planned peer's store; returns pulls served. */
 static size_t
 pull_round (int to, uint64_t now, bool answer)
@@ -141,19 +159,9 @@ pull_round (int to, uint64_t now, bool answer)
             if (ridx (m) == plan[i].peer)
                 from = m;
         REQUIRE (from >= 0 && from != to);
-        rcn_pull_request_t req = { .request_id = plan[i].request_id, .from_seq = plan[i].from_seq,
-                                   .max_bytes = RCN_ENTRY_MAX };   /* small chunks: several rounds */
-        memcpy (req.origin, plan[i].origin, 32);
-        memcpy (req.roster_hash, rcn_roster_hash (s_roster), 32);
-        uint8_t *w = NULL;
-        size_t len = 0;
-        REQUIRE (rcn_pull_serve (s_m[from].store, &req, rcn_roster_hash (s_roster), &w, &len) == RCN_OK);
-        rcn_pull_reply_t *rep = NULL;
-        char why[256];
-        REQUIRE (rcn_pull_reply_decode (w, len, &rep, why, sizeof why) == RCN_OK);
+        rcn_pull_reply_t *rep = serve_plan (from, &plan[i]);
         rcn_repl_on_pull_reply (s_m[to].repl, plan[i].peer, rep, now);
         rcn_pull_reply_destroy (&rep);
-        free (w);
     }
     return np;
 }
@@ -724,24 +732,6 @@ test_live_recovery (void)
     free (e[0]);
     free (e[1]);
     rx_close ();
-}
-
-/* Serves pull `p` of to's from member `from`'s store (chunks of RCN_ENTRY_MAX bytes). */
-static rcn_pull_reply_t *
-serve_plan (int from, const rcn_pull_plan_t *p)
-{
-    rcn_pull_request_t req = { .request_id = p->request_id, .from_seq = p->from_seq,
-                               .max_bytes = RCN_ENTRY_MAX };
-    memcpy (req.origin, p->origin, 32);
-    memcpy (req.roster_hash, rcn_roster_hash (s_roster), 32);
-    uint8_t *w = NULL;
-    size_t len = 0;
-    REQUIRE (rcn_pull_serve (s_m[from].store, &req, rcn_roster_hash (s_roster), &w, &len) == RCN_OK);
-    rcn_pull_reply_t *rep = NULL;
-    char why[256];
-    REQUIRE (rcn_pull_reply_decode (w, len, &rep, why, sizeof why) == RCN_OK);
-    free (w);
-    return rep;
 }
 
 /* The seq of the reply's last entry. */
